@@ -210,15 +210,28 @@ export class RemoteTaskError extends CeleriacError {
   }
 }
 
-/** Control signals thrown by task code. They are not failures. */
+/** How a retry was asked for; the worker turns it into a new message. */
+export interface RetryRequest {
+  /** Seconds from now. */
+  countdown?: number | undefined;
+  /** Absolute time (epoch ms). Wins over countdown. */
+  eta?: number | undefined;
+  /** The error that caused the retry (stored with the RETRY state). */
+  exc?: unknown;
+  /** Overrides the task's maxRetries for this retry. */
+  maxRetries?: number | null | undefined;
+  /** Replace the arguments of the retried call. */
+  args?: unknown[] | undefined;
+  kwargs?: Record<string, unknown> | undefined;
+}
+
+/** Control signal thrown by `ctx.retry()`: not a failure. The worker sends the retry message. */
 export class Retry extends Error {
   override readonly name = 'Retry';
-  constructor(
-    readonly when: number | undefined,
-    readonly exc: unknown,
-    readonly sentMessageId: string,
-  ) {
-    super(`Retry in ${when === undefined ? '?' : `${Math.round(when / 1000)}s`}`);
+  constructor(readonly request: RetryRequest) {
+    super(
+      request.exc instanceof Error ? `Retry: ${request.exc.message}` : 'Retry requested',
+    );
   }
 }
 
@@ -252,5 +265,14 @@ function safeString(value: unknown): string {
     return JSON.stringify(value) ?? String(value);
   } catch {
     return String(value);
+  }
+}
+
+/** Two tasks were registered with the same name. */
+export class DuplicateTaskError extends CeleriacError {
+  constructor(name: string) {
+    super('DUPLICATE_TASK', `A task named '${name}' is already registered`, {
+      hint: "give one of them another name with the 'name' option",
+    });
   }
 }

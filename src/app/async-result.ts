@@ -1,0 +1,155 @@
+/**
+ * AsyncResult: a handle on a task's state and result in the result backend.
+ *
+ * PENDING means "no state stored": the task may be queued, not yet started (without
+ * trackStarted), unknown, or its result expired or was forgotten. Use `exists()` to tell
+ * "stored" from "not stored".
+ */
+import type { ResultBackend } from '../backend/types.js';
+import { TimeoutError } from '../errors.js';
+import { errorFromExceptionInfo } from '../protocol/exception.js';
+import { isReadyState, PROPAGATE_STATES } from '../protocol/states.js';
+import type { ExceptionInfo, State, TaskMeta } from '../protocol/types.js';
+
+/** What an AsyncResult needs from its app. */
+export interface ResultHost {
+  backend(): Promise<ResultBackend>;
+}
+
+export interface GetOptions {
+  /** Seconds to wait; undefined = forever. */
+  timeout?: number;
+  /** Rethrow the task's error (default true). When false, the error is returned. */
+  propagate?: boolean;
+  /** Ignored: waiting is push-based. Kept for Celery compatibility. */
+  interval?: number;
+  signal?: AbortSignal;
+}
+
+/** A task's result, typed by the task's return type. */
+export class AsyncResult<R = unknown> {
+  readonly id: string;
+  readonly #host: ResultHost;
+  #cache: TaskMeta | null = null;
+
+  constructor(id: string, host: ResultHost) {
+    this.id = id;
+    this.#host = host;
+  }
+
+  /** The stored meta, fresh from the backend (cached once ready). */
+  async meta(): Promise<TaskMeta | null> {
+    if (this.#cache && isReadyState(this.#cache.status)) return this.#cache;
+    const backend = await this.#host.backend();
+    this.#cache = await backend.get(this.id);
+    return this.#cache;
+  }
+
+  /** The state: PENDING when nothing is stored. */
+  async state(): Promise<State> {
+    return (await this.meta())?.status ?? 'PENDING';
+  }
+
+  /** Alias of state(), as Celery has both. */
+  status(): Promise<State> {
+    return this.state();
+  }
+
+  /** True when a state is stored for this id (PENDING otherwise means unknown or not started). */
+  async exists(): Promise<boolean> {
+    return (await this.meta()) !== null;
+  }
+
+  async ready(): Promise<boolean> {
+    return isReadyState(await this.state());
+  }
+
+  async successful(): Promise<boolean> {
+    return (await this.state()) === 'SUCCESS';
+  }
+
+  async failed(): Promise<boolean> {
+    return (await this.state()) === 'FAILURE';
+  }
+
+  /** The return value, the error (for failures), or the meta of a custom state; null if pending. */
+  async result(): Promise<R | Error | unknown> {
+    const meta = await this.meta();
+    if (!meta) return null;
+    return this.#value(meta);
+  }
+
+  /** Celery's `info`: same as result(). */
+  info(): Promise<R | Error | unknown> {
+    return this.result();
+  }
+
+  async traceback(): Promise<string | null> {
+    return (await this.meta())?.traceback ?? null;
+  }
+
+  /** When the task finished (a Date), or null. */
+  async dateDone(): Promise<Date | null> {
+    const done = (await this.meta())?.dateDone;
+    return done ? new Date(`${done}Z`) : null;
+  }
+
+  /** The ids of the tasks this one sent (callbacks, chain steps, retries). */
+  async children(): Promise<string[]> {
+    const meta = await this.meta();
+    return (meta?.children ?? []).flatMap((child) => {
+      const head: unknown = Array.isArray(child) ? child[0] : null;
+      const id: unknown = Array.isArray(head) ? head[0] : null;
+      return typeof id === 'string' ? [id] : [];
+    });
+  }
+
+  /**
+   * Waits for the task to finish and returns its value. With `propagate` (default) a failed
+   * or revoked task rejects with its error rebuilt (name = the Python/JS error type, message,
+   * `remoteTraceback`). Rejects with TimeoutError when `timeout` seconds pass.
+   */
+  async get(options: GetOptions = {}): Promise<R> {
+    const backend = await this.#host.backend();
+    let meta: TaskMeta;
+    try {
+      meta = await backend.waitFor(this.id, {
+        timeout: options.timeout === undefined ? undefined : options.timeout * 1000,
+        signal: options.signal,
+      });
+    } catch (error) {
+      if (error instanceof TimeoutError) {
+        throw new TimeoutError(`The operation timed out waiting for task ${this.id}`, {
+          cause: error,
+          hint: 'is a worker running and consuming the task\'s queue? (celeriac status, or start one with celeriac -A <module> worker)',
+        });
+      }
+      throw error;
+    }
+    this.#cache = meta;
+    const value = this.#value(meta);
+    if (PROPAGATE_STATES.has(meta.status) && options.propagate !== false) throw value;
+    return value as R;
+  }
+
+  /** Removes the stored result. */
+  async forget(): Promise<void> {
+    const backend = await this.#host.backend();
+    this.#cache = null;
+    await backend.forget(this.id);
+  }
+
+  toString(): string {
+    return this.id;
+  }
+
+  #value(meta: TaskMeta): unknown {
+    if (meta.status === 'FAILURE' || meta.status === 'REVOKED' || meta.status === 'RETRY') {
+      const info = meta.result as ExceptionInfo | null;
+      if (info && typeof info === 'object' && 'excType' in info) {
+        return errorFromExceptionInfo(info, { taskId: this.id, traceback: meta.traceback });
+      }
+    }
+    return meta.result;
+  }
+}

@@ -1,0 +1,44 @@
+/** The `celeriac` command line: Celery's commands and flags. */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { VERSION } from '../worker/worker.js';
+import { registerCall } from './commands/call.js';
+import { registerPurge } from './commands/purge.js';
+import { registerResult } from './commands/result.js';
+import { registerWorker } from './commands/worker.js';
+import { CliExit, reasonOf } from './output.js';
+
+/** Builds the program (exported for tests). */
+export function buildProgram(): Command<[], { app?: string; broker?: string; resultBackend?: string }> {
+  const program = new Command()
+    .name('celeriac')
+    .description('Celery for TypeScript: run workers and manage tasks.')
+    .version(VERSION, '--version')
+    .option('-A, --app <module>', 'the module that exports the app, e.g. tasks.ts or src/tasks.ts:app')
+    .option('-b, --broker <url>', 'broker URL (overrides the app and CELERY_BROKER_URL)')
+    .option('--result-backend <url>', 'result backend URL (overrides the app and CELERY_RESULT_BACKEND)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerWorker(program);
+  registerCall(program);
+  registerResult(program);
+  registerPurge(program);
+  return program;
+}
+
+/** Runs the CLI and exits with Celery-like codes: 0 success, 1 failure, 2 usage error. */
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const code = error instanceof CliExit ? error.exitCode : 1;
+    const reason = reasonOf(error);
+    if (reason) process.stderr.write(`Error: ${reason}\n`);
+    process.exit(code);
+  }
+}
+
+await main();

@@ -1,0 +1,29 @@
+/**
+ * celeriac: Celery for TypeScript.
+ *
+ * @example
+ * import { Celery } from 'celeriac';
+ * export const app = new Celery('tasks');
+ * export const add = app.task((x: number, y: number) => x + y, { name: 'tasks.add' });
+ */
+export { Celery, type CeleryOptions } from './app/celery.js';
+export { AsyncResult, type GetOptions } from './app/async-result.js';
+export { BaseTask, type TaskDefinition, type TaskHooks } from './app/task.js';
+export type {
+  AnyTask,
+  ApplyOptions,
+  ResolvedTaskOptions,
+  Task,
+  TaskArgs,
+  TaskContext,
+  TaskOptions,
+  TaskRequest,
+  TaskResult,
+} from './app/task-types.js';
+export { SETTINGS, type Settings, type SettingsInput } from './app/settings.js';
+export { Signature } from './canvas/signature.js';
+export { Worker, type WorkerOptions } from './worker/worker.js';
+export * from './errors.js';
+export type { State, TaskMeta } from './protocol/types.js';
+export type { Transport } from './transport/types.js';
+export type { ResultBackend } from './backend/types.js';

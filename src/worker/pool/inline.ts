@@ -1,0 +1,52 @@
+/**
+ * The event-loop pool: runs tasks in this process, at most `concurrency` at a time.
+ * Right for async, I/O-bound tasks; a task that blocks the event loop blocks the worker
+ * (the process and thread pools are for those).
+ */
+export class InlinePool {
+  readonly #waiting: Array<() => void> = [];
+  #running = 0;
+  #limit: number;
+
+  constructor(concurrency: number) {
+    this.#limit = Math.max(1, concurrency);
+  }
+
+  get concurrency(): number {
+    return this.#limit;
+  }
+
+  /** Tasks running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Changes the number of slots (autoscale, pool_grow/shrink). */
+  resize(concurrency: number): void {
+    this.#limit = Math.max(1, concurrency);
+    while (this.#running < this.#limit && this.#waiting.length > 0) this.#handOver();
+  }
+
+  /** Runs `fn` when a slot is free. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#limit) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#running++;
+    }
+    try {
+      return await fn();
+    } finally {
+      if (this.#waiting.length > 0 && this.#running <= this.#limit) this.#handOver(true);
+      else this.#running--;
+    }
+  }
+
+  /** Gives a slot to the next waiter; `reuse` = the slot of a runner that just finished. */
+  #handOver(reuse = false): void {
+    const next = this.#waiting.shift();
+    if (!next) return;
+    if (!reuse) this.#running++;
+    next();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What a worker knows about the tasks it holds: active and reserved requests, counters,
+ * and the revoked ids. One instance per worker (no module state).
+ */
+import type { TaskMessage } from '../protocol/types.js';
+import type { Delivery } from '../transport/types.js';
+
+/** A task the worker holds: received, maybe running. */
+export interface HeldTask {
+  readonly message: TaskMessage;
+  readonly delivery: Delivery;
+  readonly receivedAt: number;
+  startedAt: number | null;
+  acknowledged: boolean;
+  readonly abort: AbortController;
+}
+
+/** Bounded set of revoked ids with expiry (Celery's LimitedSet: 50,000 ids, 3 hours). */
+export class RevokedSet {
+  readonly #ids = new Map<string, number>();
+  constructor(
+    readonly maxSize = 50_000,
+    readonly ttlMs = 3 * 3600 * 1000,
+  ) {}
+
+  add(id: string, now = Date.now()): void {
+    this.#ids.delete(id);
+    this.#ids.set(id, now);
+    while (this.#ids.size > this.maxSize) {
+      const oldest = this.#ids.keys().next().value;
+      if (oldest === undefined) break;
+      this.#ids.delete(oldest);
+    }
+  }
+
+  has(id: string, now = Date.now()): boolean {
+    const at = this.#ids.get(id);
+    if (at === undefined) return false;
+    if (now - at > this.ttlMs) {
+      this.#ids.delete(id);
+      return false;
+    }
+    return true;
+  }
+
+  ids(): string[] {
+    return [...this.#ids.keys()];
+  }
+
+  entries(): Array<[string, number]> {
+    return [...this.#ids.entries()];
+  }
+}
+
+/** Worker-wide bookkeeping. */
+export class WorkerState {
+  readonly held = new Map<string, HeldTask>();
+  readonly revoked = new RevokedSet();
+  readonly totals = new Map<string, number>();
+  processed = 0;
+
+  /** Tasks running now. */
+  active(): HeldTask[] {
+    return [...this.held.values()].filter((t) => t.startedAt !== null);
+  }
+
+  /** Tasks received but not started. */
+  reserved(): HeldTask[] {
+    return [...this.held.values()].filter((t) => t.startedAt === null);
+  }
+
+  countDone(name: string): void {
+    this.processed++;
+    this.totals.set(name, (this.totals.get(name) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The worker: consumes the app's queues, runs tasks through a pool and settles their
+ * messages. A composition root: it builds its consumer, executor and pool.
+ */
+import { availableParallelism } from 'node:os';
+import type { Celery } from '../app/celery.js';
+import { normalizeAccept } from '../serialization/index.js';
+import type { Consumer, Delivery } from '../transport/types.js';
+import { expandNodeName } from '../util/ids.js';
+import { Logger } from '../util/logger.js';
+import { renderBanner } from './banner.js';
+import { Executor } from './executor.js';
+import { InlinePool } from './pool/inline.js';
+import { WorkerState } from './state.js';
+
+export const VERSION = '0.1.0';
+
+export interface WorkerOptions {
+  /** Node name; `%h`, `%n`, `%d` expand. Default `celery@%h`. */
+  hostname?: string;
+  /** Task slots. Default: workerConcurrency, else the number of CPUs. */
+  concurrency?: number;
+  /** Queues to consume (default: taskDefaultQueue). */
+  queues?: readonly string[];
+  /** Queues not to consume (-X). */
+  excludeQueues?: readonly string[];
+  logger?: Logger;
+  /** Print the banner to this stream (default: none). */
+  bannerStream?: { write(text: string): unknown };
+  /** Seconds a warm shutdown waits for running tasks before giving their messages back. */
+  shutdownTimeout?: number;
+}
+
+type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** A celeriac worker. */
+export class Worker {
+  readonly app: Celery;
+  readonly hostname: string;
+  readonly concurrency: number;
+  readonly queues: string[];
+  readonly logger: Logger;
+  readonly state = new WorkerState();
+  #lifecycle: Lifecycle = 'new';
+  #consumer: Consumer | undefined;
+  #pool: InlinePool;
+  #inflight = new Set<Promise<void>>();
+  readonly #options: WorkerOptions;
+
+  constructor(app: Celery, options: WorkerOptions = {}) {
+    this.app = app;
+    this.#options = options;
+    this.hostname = expandNodeName(options.hostname ?? 'celery@%h');
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? app.conf.workerConcurrency ?? availableParallelism()));
+    const exclude = new Set(options.excludeQueues ?? []);
+    this.queues = (options.queues?.length ? [...options.queues] : [app.conf.taskDefaultQueue]).filter((q) => !exclude.has(q));
+    this.logger = options.logger ?? new Logger({ level: 'WARNING' });
+    this.#pool = new InlinePool(this.concurrency);
+  }
+
+  get lifecycle(): Lifecycle {
+    return this.#lifecycle;
+  }
+
+  /** Connects, prints the banner, and starts consuming. Resolves once consuming. */
+  async start(): Promise<void> {
+    if (this.#lifecycle !== 'new') throw new Error(`worker already ${this.#lifecycle}`);
+    this.#lifecycle = 'starting';
+    const app = this.app;
+    app.validate();
+    const accept = normalizeAccept(app.conf.acceptContent);
+    const urls = app.describeUrls();
+    this.#options.bannerStream?.write(
+      renderBanner({
+        hostname: this.hostname,
+        version: VERSION,
+        appName: app.main,
+        transport: urls.broker,
+        results: urls.backend,
+        concurrency: this.concurrency,
+        pool: 'event loop',
+        events: false,
+        queues: this.queues.map((q) => ({ name: q, exchange: app.conf.taskDefaultExchange, routingKey: q })),
+        tasks: [...app.tasks.values()].filter((t) => t.local).map((t) => t.name).sort(),
+        date: new Date(),
+      }),
+    );
+    const transport = await app.connection();
+    const backend = await app.maybeBackend();
+    this.logger.info(`Connected to ${urls.broker}`);
+    for (const queue of this.queues) {
+      await transport.declare({ name: queue, exchange: app.conf.taskDefaultExchange, routingKey: queue });
+    }
+    const executor = new Executor({
+      app,
+      transport,
+      backend,
+      hostname: this.hostname,
+      logger: this.logger,
+      state: this.state,
+      accept,
+      run: (fn) => this.#pool.run(fn),
+    });
+    this.#consumer = transport.consume({
+      queues: this.queues,
+      prefetch: this.concurrency * Math.max(1, app.conf.workerPrefetchMultiplier),
+      onDelivery: (delivery: Delivery) => {
+        const done = executor.handle(delivery).finally(() => this.#inflight.delete(done));
+        this.#inflight.add(done);
+      },
+      onError: (error) => this.logger.error(`Consumer error: ${error.message}; retrying`, error),
+    });
+    this.#lifecycle = 'running';
+    this.logger.info(`${this.hostname} ready.`);
+  }
+
+  /**
+   * Warm shutdown: stop consuming, let running tasks finish (up to the timeout), then give
+   * back the messages of tasks that did not finish. `cold` skips the wait.
+   */
+  async stop(options: { cold?: boolean; timeout?: number } = {}): Promise<void> {
+    if (this.#lifecycle === 'stopped' || this.#lifecycle === 'stopping') return;
+    this.#lifecycle = 'stopping';
+    await this.#consumer?.close();
+    const budget = options.cold ? 0 : (options.timeout ?? this.#options.shutdownTimeout ?? 30) * 1000;
+    // Tasks not started yet go back at once.
+    for (const held of this.state.reserved()) held.abort.abort(new Error('worker shutting down'));
+    if (this.#inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#inflight]),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, budget))),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const held of this.state.held.values()) {
+      held.abort.abort(new Error('worker shutting down'));
+      if (!held.acknowledged) await held.delivery.reject(true).catch(() => {});
+    }
+    this.#lifecycle = 'stopped';
+  }
+
+  /** Deliveries being handled now. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+}
