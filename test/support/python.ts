@@ -1,0 +1,169 @@
+/**
+ * Python Celery, the reference peer, for interop tests: Debian's python3-celery run with
+ * /usr/bin/python3 (the python3 first on PATH may be another build without Debian's packages).
+ * The app is test/interop/py/pyapp.py; the client side is test/interop/py/pydriver.py.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { spawnManaged } from './process.js';
+
+/** The interpreter that has Debian's Celery. */
+export const PYTHON = '/usr/bin/python3';
+
+/** Folder holding pyapp.py and pydriver.py (the Python worker's cwd). */
+export const PY_DIR = fileURLToPath(new URL('../interop/py/', import.meta.url));
+
+/** True when /usr/bin/python3 can import celery, redis, msgpack and yaml. */
+export function pythonAvailable(): boolean {
+  const r = spawnSync(PYTHON, ['-c', 'import celery, redis, msgpack, yaml'], {
+    stdio: 'ignore',
+    timeout: 30_000,
+  });
+  return r.status === 0;
+}
+
+/** Broker and backend for the Python side. */
+export interface PyEnv {
+  /** CELERY_BROKER_URL, e.g. `redis://127.0.0.1:PORT/0`. */
+  brokerUrl: string;
+  /** CELERY_RESULT_BACKEND (default: the broker URL when it is Redis). */
+  backendUrl?: string;
+  /** Extra Celery settings for pyapp (PYAPP_CONF_JSON), e.g. `{ result_extended: true }`. */
+  conf?: Record<string, unknown>;
+  /** More environment variables. */
+  env?: Record<string, string>;
+}
+
+function pyEnvironment(e: PyEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CELERY_BROKER_URL: e.brokerUrl,
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONUNBUFFERED: '1',
+    C_FORCE_ROOT: '1',
+    ...e.env,
+  };
+  if (e.backendUrl) env.CELERY_RESULT_BACKEND = e.backendUrl;
+  else delete env.CELERY_RESULT_BACKEND;
+  if (e.conf) env.PYAPP_CONF_JSON = JSON.stringify(e.conf);
+  else delete env.PYAPP_CONF_JSON;
+  return env;
+}
+
+/**
+ * Runs `/usr/bin/python3 test/interop/py/pydriver.py ...args` and returns the JSON it printed
+ * last. Rejects with the driver's stderr when it exits non-zero, prints no JSON, or runs longer
+ * than `timeoutMs` (default 60000). See pydriver.py for the commands and their output.
+ */
+export function runPyDriver(
+  args: readonly string[],
+  env: PyEnv,
+  timeoutMs = 60_000,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [`${PY_DIR}pydriver.py`, ...args], {
+      cwd: PY_DIR,
+      env: pyEnvironment(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    const what = `pydriver ${args.join(' ')}`;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} took longer than ${timeoutMs} ms. stderr:\n${err}`));
+    }, timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: could not run ${PYTHON}: ${e.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`${what} exited ${code ?? signal}. stderr:\n${err}\nstdout:\n${out}`));
+        return;
+      }
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`${what} printed no JSON. stdout:\n${out}\nstderr:\n${err}`));
+      }
+    });
+  });
+}
+
+/** Options of {@link startPyWorker}. */
+export interface PyWorkerOptions extends PyEnv {
+  /** Queues to consume (`-Q`), default Celery's (`celery`). */
+  queues?: readonly string[];
+  /** Pool processes (`-c`), default 1. */
+  concurrency?: number;
+  /** Node name (`-n`), default `py-<random>@localhost`. */
+  hostname?: string;
+  /** Pool (`-P`), default prefork (Celery's default). */
+  pool?: 'prefork' | 'solo' | 'threads';
+  /** Keep Celery's start-up sync with other workers (off by default: it delays "ready."). */
+  mingle?: boolean;
+  /** Keep gossip with other workers (off by default). */
+  gossip?: boolean;
+  /** Send task events (`-E`). */
+  events?: boolean;
+  /** More `celery worker` arguments. */
+  args?: readonly string[];
+  /** Milliseconds to wait for "ready." (default 60000). */
+  readyTimeoutMs?: number;
+}
+
+/** A running Python Celery worker. */
+export interface PyWorker {
+  /** The worker's node name (`celery@...` form given to -n). */
+  readonly hostname: string;
+  /** Warm shutdown (SIGTERM), SIGKILL to the whole process group after 15 s. Idempotent. */
+  stop: () => Promise<void>;
+  /** The worker's log so far (stdout and stderr). */
+  output: () => string;
+}
+
+/**
+ * Starts `/usr/bin/python3 -m celery -A pyapp worker` in test/interop/py and resolves once it
+ * logs "ready.". The worker (and its pool processes) die on stop() and when this process exits.
+ */
+export async function startPyWorker(options: PyWorkerOptions): Promise<PyWorker> {
+  const hostname = options.hostname ?? `py-${process.pid}-${Date.now() % 100000}@localhost`;
+  const args = [
+    '-m',
+    'celery',
+    '-A',
+    'pyapp',
+    'worker',
+    '--loglevel',
+    'INFO',
+    '--hostname',
+    hostname,
+    '--concurrency',
+    String(options.concurrency ?? 1),
+    '--pool',
+    options.pool ?? 'prefork',
+  ];
+  if (!options.mingle) args.push('--without-mingle');
+  if (!options.gossip) args.push('--without-gossip');
+  if (options.queues?.length) args.push('--queues', options.queues.join(','));
+  if (options.events) args.push('--task-events');
+  args.push(...(options.args ?? []));
+  const proc = spawnManaged(PYTHON, args, {
+    cwd: PY_DIR,
+    env: pyEnvironment(options),
+    group: true,
+    stopTimeoutMs: 15_000,
+  });
+  try {
+    await proc.waitForOutput(/ ready\.$/, options.readyTimeoutMs ?? 60_000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { hostname, stop: () => proc.stop(), output: () => proc.output() };
+}
