@@ -162,7 +162,8 @@ function resolveKey(rawKey: string): SettingName {
   const alias = ALIASES[rawKey];
   if (alias) return alias;
   const fromPython = PYTHON_NAMES.get(rawKey) ?? PYTHON_NAMES.get(rawKey.toLowerCase());
-  const suggestion = fromPython ?? closest(rawKey);
+  if (fromPython) return fromPython;
+  const suggestion = closest(rawKey);
   throw new ConfigError(`Unknown setting '${rawKey}'`, {
     setting: rawKey,
     code: 'CONFIG_UNKNOWN_KEY',

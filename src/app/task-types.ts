@@ -190,9 +190,9 @@ export interface Task<A extends unknown[], R, Raw = R | Promise<R>> {
 export type AnyTask = Task<any, any, any>;
 
 /** The argument tuple of a task type. */
-export type TaskArgs<T> = T extends Task<infer A, unknown, unknown> ? A : unknown[];
+export type TaskArgs<T> = T extends { si(...args: infer A): unknown } ? A : unknown[];
 /** The result type of a task type. */
-export type TaskResult<T> = T extends Task<unknown[], infer R, unknown> ? R : unknown;
+export type TaskResult<T> = T extends { delay(...args: never[]): Promise<AsyncResult<infer R>> } ? R : unknown;
 
 /** A prefix of a tuple's elements, each prefix length allowed. */
 export type PartialArgs<A extends unknown[]> = A extends [...infer Head, unknown]

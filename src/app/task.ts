@@ -20,11 +20,11 @@ import type {
 
 /** Celery's task hooks (class-based tasks define them as methods). */
 export interface TaskHooks {
-  beforeStart?(ctx: TaskContext): unknown;
-  onSuccess?(retval: unknown, ctx: TaskContext): unknown;
-  onFailure?(error: Error, ctx: TaskContext, traceback: string): unknown;
-  onRetry?(error: Error, ctx: TaskContext, traceback: string): unknown;
-  afterReturn?(state: string, retval: unknown, ctx: TaskContext): unknown;
+  beforeStart?: ((ctx: TaskContext) => unknown) | undefined;
+  onSuccess?: ((retval: unknown, ctx: TaskContext) => unknown) | undefined;
+  onFailure?: ((error: Error, ctx: TaskContext, traceback: string) => unknown) | undefined;
+  onRetry?: ((error: Error, ctx: TaskContext, traceback: string) => unknown) | undefined;
+  afterReturn?: ((state: string, retval: unknown, ctx: TaskContext) => unknown) | undefined;
 }
 
 /** A registered task, untyped: what workers and the registry deal with. */

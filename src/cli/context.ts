@@ -1,13 +1,13 @@
 /** The options every command shares (-A, -b, --result-backend) and how a command gets its app. */
 import type { Celery } from '../app/celery.js';
 import { CliExit } from './output.js';
-import { loadApp } from './load-app.js';
+import { loadApp } from '../app/load-app.js';
 
-export interface GlobalOptions {
+export type GlobalOptions = {
   app?: string | undefined;
   broker?: string | undefined;
   resultBackend?: string | undefined;
-}
+};
 
 /** Loads the app named by -A and applies -b / --result-backend. */
 export async function appFromOptions(options: GlobalOptions): Promise<Celery> {

@@ -17,18 +17,18 @@ export const VERSION = '0.1.0';
 
 export interface WorkerOptions {
   /** Node name; `%h`, `%n`, `%d` expand. Default `celery@%h`. */
-  hostname?: string;
+  hostname?: string | undefined;
   /** Task slots. Default: workerConcurrency, else the number of CPUs. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Queues to consume (default: taskDefaultQueue). */
-  queues?: readonly string[];
+  queues?: readonly string[] | undefined;
   /** Queues not to consume (-X). */
-  excludeQueues?: readonly string[];
-  logger?: Logger;
+  excludeQueues?: readonly string[] | undefined;
+  logger?: Logger | undefined;
   /** Print the banner to this stream (default: none). */
-  bannerStream?: { write(text: string): unknown };
+  bannerStream?: { write(text: string): unknown } | undefined;
   /** Seconds a warm shutdown waits for running tasks before giving their messages back. */
-  shutdownTimeout?: number;
+  shutdownTimeout?: number | undefined;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Celery } from '../app/celery.js';
+import type { Celery } from './celery.js';
 import { CeleriacError } from '../errors.js';
 
 /** True for objects that behave as a celeriac app (duck-typed: the module may hold its own copy of the class). */
