@@ -1,8 +1,9 @@
 /**
  * Starts the servers a whole test run shares, for scripts/test.sh:
  *
- *   node --import tsx test/support/serve.ts --env-file FILE [--redis] [--amqp]
+ *   node --import tsx test/support/serve.ts --out FILE [--redis] [--amqp]
  *
+ * (Not `--env-file`: Node 20 takes that flag for itself even after the script name.)
  * Writes `export CELERIAC_TEST_REDIS_URL=...` / `export CELERIAC_TEST_AMQP_URL=...` lines to FILE
  * as each server becomes ready, a `# failed <name>: <reason>` line for one that could not start,
  * and `# done` once every requested server is settled. Runs until SIGTERM/SIGINT/SIGHUP, then
@@ -17,9 +18,9 @@ interface Stoppable {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const fileIdx = argv.indexOf('--env-file');
+  const fileIdx = argv.indexOf('--out');
   const envFile = fileIdx >= 0 ? argv[fileIdx + 1] : undefined;
-  if (!envFile) throw new Error('usage: serve.ts --env-file FILE [--redis] [--amqp]');
+  if (!envFile) throw new Error('usage: serve.ts --out FILE [--redis] [--amqp]');
   const lines: string[] = [];
   const write = (line: string): void => {
     lines.push(line);
