@@ -153,6 +153,11 @@ export class MemoryBackend implements ResultBackend {
     this.chords.delete(groupId);
   }
 
+  /** `await using` support: the same as close(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Releases pending waiters with a ClosedError. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;

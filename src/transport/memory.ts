@@ -359,6 +359,11 @@ export class MemoryTransport implements Transport {
     };
   }
 
+  /** `await using` support: the same as close(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Stops consumers and subscriptions and returns unacknowledged deliveries to their queues. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -1,0 +1,97 @@
+/**
+ * A consumer of the SQLite transport: its queues, its prefetch window and whether its queues
+ * may hold work. Claiming is done by the transport's pump, in batches, for all consumers at once.
+ */
+import type { ConsumeOptions, Consumer, Delivery } from '../types.js';
+
+/** What a consumer needs from its transport. */
+export interface ConsumerHost {
+  /** Something changed for this consumer: run the pump soon. */
+  kick(): void;
+  removeConsumer(consumer: SqliteConsumer): void;
+}
+
+/** Claims per transaction when prefetch is 0 (no limit). */
+const UNLIMITED_BATCH = 256;
+
+/** @internal */
+export class SqliteConsumer implements Consumer {
+  private list: string[];
+  private prefetch: number;
+  private rotation = 0;
+  /** Deliveries handed out and not yet settled. */
+  held = 0;
+  open = true;
+  /** False once a claim found the queues drained; set again by any sign of new work. */
+  mayHaveWork = true;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.list = [...new Set(options.queues)];
+    this.prefetch = options.prefetch;
+  }
+
+  get queues(): readonly string[] {
+    return this.list;
+  }
+
+  /** How many more deliveries it may take now. */
+  free(): number {
+    if (!this.open || this.list.length === 0) return 0;
+    if (this.prefetch <= 0) return UNLIMITED_BATCH;
+    return Math.max(0, this.prefetch - this.held);
+  }
+
+  /** The queues in the order to claim from this time (rotated round-robin, as kombu does). */
+  claimOrder(): string[] {
+    const n = this.list.length;
+    if (n <= 1) return this.list;
+    const start = this.rotation++ % n;
+    return [...this.list.slice(start), ...this.list.slice(0, start)];
+  }
+
+  /** Hands a delivery to the application. */
+  hand(delivery: Delivery): void {
+    this.held++;
+    try {
+      this.options.onDelivery(delivery);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** A delivery of this consumer was settled: its prefetch slot is free again. */
+  release(): void {
+    this.held--;
+    if (this.open) this.host.kick();
+  }
+
+  /** Tells the application about a transport error. */
+  report(error: unknown): void {
+    this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  addQueue(queue: string): void {
+    if (this.list.includes(queue)) return;
+    this.list = [...this.list, queue];
+    this.mayHaveWork = true;
+    this.host.kick();
+  }
+
+  cancelQueue(queue: string): void {
+    this.list = this.list.filter((q) => q !== queue);
+  }
+
+  setPrefetch(prefetch: number): void {
+    this.prefetch = prefetch;
+    this.host.kick();
+  }
+
+  async close(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    this.host.removeConsumer(this);
+  }
+}

@@ -1,0 +1,384 @@
+/**
+ * The embedded broker: a SQLite file shared by any number of processes on this host.
+ *
+ * One connection per transport. Writes (publish, ack, reject, defer, lease renewals) are queued
+ * and run together with the consumers' claims in one `BEGIN IMMEDIATE` transaction per turn of
+ * the event loop (the "pump"), so the write lock is taken rarely and briefly. The pump runs when
+ * this connection wrote, when another connection committed (an `fs.watch` on the `-wal` file,
+ * a fallback poll, and `PRAGMA data_version` to tell real changes), when the earliest delayed
+ * message falls due (one timer), and when a prefetch slot frees. Before taking the write lock
+ * for a claim it checks with a plain read that a consumed queue has a ready row.
+ */
+import { ClosedError } from '../../errors.js';
+import type { WireMessage } from '../../protocol/types.js';
+import { openSqliteFile, sqliteUrlOf, walPathOf, type SqliteDatabase } from '../../util/sqlite-file.js';
+import { FileChangeWatcher } from '../../util/wakeup.js';
+import { PRIORITY_BUCKETS, bindingOf, priorityBucket, resolveQueues, type Binding } from '../routing.js';
+import type {
+  ConsumeOptions, Consumer, Delivery, FanoutHandler, PublishOptions, QueueSpec, Route, Subscription, Transport, TransportCapabilities,
+} from '../types.js';
+import { decodeMessage, encodeMessage } from './codec.js';
+import { SqliteConsumer, type ConsumerHost } from './consumer.js';
+import { FanoutReader } from './fanout.js';
+import { newOwner, processAlive } from './owner.js';
+import { initBrokerSchema, prepareBroker, type BrokerStatements, type MessageRow } from './schema.js';
+import type { SqliteTransportSettings } from './settings.js';
+
+interface PendingOp {
+  run(s: BrokerStatements, now: number): void;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Broadcasts older than this are pruned. */
+const BROADCAST_TTL_MS = 60_000;
+
+/** The SQLite transport. Build it with `createSqliteTransport(url, options)`. */
+export class SqliteTransport implements Transport, ConsumerHost {
+  readonly kind = 'sqlite';
+  readonly capabilities: TransportCapabilities = { fanout: true, priorities: true, delayedDelivery: true, leases: true, multiProcess: true };
+  readonly displayUrl: string;
+  private readonly owner = newOwner();
+  private db: SqliteDatabase | undefined;
+  private s: BrokerStatements | undefined;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private ops: PendingOp[] = [];
+  private opsAddWork = false;
+  private pumpQueued = false;
+  private dataVersion = -1;
+  private readonly consumers = new Set<SqliteConsumer>();
+  private readonly held = new Set<string>();
+  private readonly fanout = new FanoutReader((error) => this.reportError(error));
+  private readonly watcher: FileChangeWatcher;
+  private dueTimer: { at: number; timer: NodeJS.Timeout } | undefined;
+  private reapTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private lastPrune = 0;
+
+  constructor(
+    /** Absolute path of the database file. */
+    readonly path: string,
+    private readonly settings: SqliteTransportSettings,
+  ) {
+    this.displayUrl = sqliteUrlOf(path);
+    this.watcher = new FileChangeWatcher({ path: walPathOf(path), pollMs: settings.pollMs, onChange: () => this.kick() });
+  }
+
+  async connect(): Promise<void> {
+    this.open();
+  }
+
+  /** Opens the file on first use; throws ClosedError after close(). */
+  private open(): BrokerStatements {
+    if (this.state === 'closed') throw new ClosedError(`The SQLite broker ${this.displayUrl}`);
+    if (this.s) return this.s;
+    const db = openSqliteFile(this.path, { busyTimeoutMs: this.settings.busyTimeoutMs, role: 'broker', unreachableCode: 'BROKER_UNREACHABLE', init: initBrokerSchema });
+    this.db = db;
+    this.s = prepareBroker(db);
+    this.dataVersion = Number(db.pragma('data_version', { simple: true }));
+    this.state = 'open';
+    return this.s;
+  }
+
+  async declare(queue: QueueSpec): Promise<void> {
+    const b = bindingOf(queue);
+    this.open().bind.run(b.exchange, b.exchangeType, b.routingKey, b.queue);
+  }
+
+  private bindingsOf(s: BrokerStatements, exchange: string): Binding[] {
+    return s.bindings.all(exchange).map((r) => ({
+      exchange: r.exchange,
+      exchangeType: r.exchange_type === 'topic' || r.exchange_type === 'fanout' ? r.exchange_type : 'direct',
+      routingKey: r.routing_key,
+      queue: r.queue,
+    }));
+  }
+
+  async publish(message: WireMessage, route: Route, options: PublishOptions = {}): Promise<void> {
+    const s = this.open();
+    const m = encodeMessage(message);
+    const pri = priorityBucket(options.priority ?? message.properties.priority);
+    const queues = route.exchange === '' ? [route.routingKey] : resolveQueues(route, this.bindingsOf(s, route.exchange));
+    if (queues.length === 0) return;
+    return this.enqueue((st, now) => {
+      for (const q of queues) {
+        st.insert.run(q, pri, route.exchange, route.routingKey, m.contentType, m.contentEncoding, m.headers, m.properties, m.body, now);
+      }
+    }, true);
+  }
+
+  /** Queues a write for the next pump; resolves once it is committed. */
+  private enqueue(run: PendingOp['run'], addsWork: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.ops.push({ run, resolve, reject });
+      if (addsWork) this.opsAddWork = true;
+      this.kick();
+    });
+  }
+
+  consume(options: ConsumeOptions): Consumer {
+    this.open();
+    const consumer = new SqliteConsumer(this, options);
+    this.consumers.add(consumer);
+    this.activity();
+    this.reap();
+    this.kick();
+    return consumer;
+  }
+
+  /** @internal */
+  removeConsumer(consumer: SqliteConsumer): void {
+    this.consumers.delete(consumer);
+    this.activity();
+  }
+
+  /** @internal Runs the pump on the next turn of the event loop (coalesced). */
+  kick(): void {
+    if (this.pumpQueued || this.state !== 'open') return;
+    this.pumpQueued = true;
+    setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumpQueued = false;
+    const s = this.s;
+    const db = this.db;
+    if (this.state !== 'open' || !s || !db) return;
+    const now = Date.now();
+    const ops = this.ops;
+    this.ops = [];
+    let nextDue: number | null = null;
+    let wanting: SqliteConsumer[] = [];
+    try {
+      const version = Number(db.pragma('data_version', { simple: true }));
+      const external = version !== this.dataVersion;
+      this.dataVersion = version;
+      if (external) this.fanout.dirty = true;
+      nextDue = this.consumers.size > 0 ? s.nextDue.get() ?? null : null;
+      const promote = nextDue !== null && nextDue <= now;
+      if (external || promote || this.opsAddWork) for (const c of this.consumers) c.mayHaveWork = true;
+      this.opsAddWork = false;
+      wanting = [...this.consumers].filter((c) => c.mayHaveWork && c.free() > 0);
+      if (ops.length === 0 && !promote) wanting = wanting.filter((c) => this.hasReady(s, c));
+      if (ops.length > 0 || promote || wanting.length > 0) {
+        const claimed = db.transaction(() => {
+          for (const op of ops) op.run(s, now);
+          if (promote) s.promoteDue.run(now);
+          return wanting.map((c) => this.claim(s, c, now));
+        }).immediate();
+        for (const op of ops) op.resolve();
+        wanting.forEach((c, i) => this.handOut(c, claimed[i] ?? []));
+        nextDue = this.consumers.size > 0 ? s.nextDue.get() ?? null : null;
+      }
+      this.fanout.read(s);
+    } catch (error) {
+      for (const op of ops) op.reject(error);
+      this.reportError(error);
+    }
+    this.armDueTimer(nextDue);
+  }
+
+  private hasReady(s: BrokerStatements, c: SqliteConsumer): boolean {
+    const any = c.queues.some((q) => s.hasReady.get(q) !== undefined);
+    if (!any) c.mayHaveWork = false;
+    return any;
+  }
+
+  /** Claims up to the consumer's free slots: lower priority buckets first, FIFO within one. */
+  private claim(s: BrokerStatements, c: SqliteConsumer, now: number): MessageRow[] {
+    const o = this.owner;
+    const base = { owner: o.id, host: o.host, pid: o.pid, start: o.start, lease: now + this.settings.visibilityMs };
+    const limit = c.free();
+    const queues = c.claimOrder();
+    const byOrder = (a: MessageRow, b: MessageRow): number => a.pri - b.pri || a.id - b.id;
+    if (queues.length === 1) return s.claimQueue.all({ ...base, queue: queues[0] ?? '', limit }).sort(byOrder);
+    const rows: MessageRow[] = [];
+    for (let pri = 0; pri < PRIORITY_BUCKETS && rows.length < limit; pri++) {
+      for (const queue of queues) {
+        if (rows.length >= limit) break;
+        rows.push(...s.claimBucket.all({ ...base, queue, pri, limit: limit - rows.length }).sort(byOrder));
+      }
+    }
+    return rows;
+  }
+
+  private handOut(c: SqliteConsumer, rows: MessageRow[]): void {
+    if (rows.length < c.free()) c.mayHaveWork = false;
+    for (const row of rows) {
+      if (!c.open) {
+        void this.enqueue((s) => s.unclaim.run(row.id, this.owner.id), true).catch(() => undefined);
+        continue;
+      }
+      c.hand(this.delivery(c, row));
+    }
+    if (rows.length === 0) return;
+    this.startRenewing();
+    if (c.mayHaveWork && c.free() > 0) this.kick();
+  }
+
+  private delivery(c: SqliteConsumer, row: MessageRow): Delivery {
+    const tag = `${row.id}:${row.claims}`;
+    const id = row.id;
+    const me = this.owner.id;
+    this.held.add(tag);
+    const settle = (run: PendingOp['run'], addsWork: boolean): Promise<void> => {
+      if (this.state === 'closed') return Promise.reject(new ClosedError(`The SQLite broker ${this.displayUrl}`));
+      if (!this.held.delete(tag)) return Promise.resolve();
+      c.release();
+      return this.enqueue(run, addsWork);
+    };
+    return {
+      message: decodeMessage(row),
+      queue: row.queue,
+      deliveryTag: tag,
+      exchange: row.exchange,
+      routingKey: row.routing_key,
+      redelivered: row.claims > 1,
+      deliveryCount: row.claims - 1,
+      ack: () => settle((s) => s.ack.run(id, me), false),
+      reject: (requeue) => settle((s) => (requeue ? s.requeue.run(id, me) : s.ack.run(id, me)), requeue),
+      defer: (dueAt) => settle((s) => s.defer.run(dueAt, id, me), true),
+      touch: () => {
+        if (!this.held.has(tag)) return Promise.resolve();
+        return this.enqueue((s, now) => s.touch.run(now + this.settings.visibilityMs, id, me), false);
+      },
+    };
+  }
+
+  private startRenewing(): void {
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(() => {
+      if (this.held.size === 0) {
+        clearInterval(this.renewTimer);
+        this.renewTimer = undefined;
+        return;
+      }
+      const o = this.owner;
+      void this.enqueue((s, now) => s.renewAll.run(now + this.settings.visibilityMs, o.host, o.pid, o.start, o.id), false).catch(() => undefined);
+    }, Math.max(50, Math.floor(this.settings.visibilityMs / 3)));
+  }
+
+  /** Gives back messages whose holder died on this host, or whose lease ran out elsewhere. */
+  private reap(): void {
+    const s = this.s;
+    if (!s || this.state !== 'open') return;
+    try {
+      const now = Date.now();
+      const host = this.owner.host;
+      const dead = s.holders.all().filter((h) => h.owner_host === host && !processAlive(h.owner_pid, h.owner_start));
+      const expired = s.anyExpired.get(now, host) !== undefined;
+      if (dead.length === 0 && !expired) return;
+      void this.enqueue((st) => {
+        for (const d of dead) st.releaseProcess.run(d.owner_host, d.owner_pid, d.owner_start);
+        if (expired) st.releaseExpired.run(now, host);
+      }, true).catch(() => undefined);
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  /** Starts or stops the watcher and timers as consumers and subscriptions come and go. */
+  private activity(): void {
+    const active = this.state === 'open' && (this.consumers.size > 0 || this.fanout.size > 0);
+    if (active) this.watcher.start();
+    else this.watcher.stop();
+    if (this.state === 'open' && this.consumers.size > 0) {
+      this.reapTimer ??= setInterval(() => this.reap(), this.settings.reapMs);
+    } else {
+      clearInterval(this.reapTimer);
+      this.reapTimer = undefined;
+      this.armDueTimer(null);
+    }
+  }
+
+  private armDueTimer(at: number | null): void {
+    if (at === null || this.consumers.size === 0 || this.state !== 'open') {
+      if (this.dueTimer) clearTimeout(this.dueTimer.timer);
+      this.dueTimer = undefined;
+      return;
+    }
+    if (this.dueTimer?.at === at) return;
+    if (this.dueTimer) clearTimeout(this.dueTimer.timer);
+    const timer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.kick();
+    }, Math.max(0, at - Date.now()));
+    this.dueTimer = { at, timer };
+  }
+
+  private reportError(error: unknown): void {
+    for (const c of this.consumers) c.report(error);
+  }
+
+  /** Removes the queue's ready and delayed messages (not those held by consumers). */
+  async purge(queue: string): Promise<number> {
+    const s = this.open();
+    const run = (): number => s.purgeReady.run(queue).changes + s.purgeDelayed.run(queue).changes;
+    return this.db ? this.db.transaction(run).immediate() : run();
+  }
+
+  async size(queue: string): Promise<number> {
+    const s = this.open();
+    return (s.sizeReady.get(queue) ?? 0) + (s.sizeDue.get(Date.now(), queue) ?? 0);
+  }
+
+  async broadcast(exchange: string, routingKey: string, message: WireMessage): Promise<void> {
+    this.open();
+    const m = encodeMessage(message);
+    this.fanout.dirty = true;
+    const prune = Date.now() - this.lastPrune > 5000;
+    if (prune) this.lastPrune = Date.now();
+    return this.enqueue((s, now) => {
+      s.broadcast.run(exchange, routingKey, m.contentType, m.contentEncoding, m.headers, m.properties, m.body, now);
+      if (prune) s.pruneBroadcasts.run(now - BROADCAST_TTL_MS);
+    }, false);
+  }
+
+  async subscribe(exchange: string, bindingKey: string, handler: FanoutHandler): Promise<Subscription> {
+    const remove = this.fanout.add(this.open(), exchange, bindingKey, handler);
+    this.activity();
+    return {
+      close: async () => {
+        remove();
+        this.activity();
+      },
+    };
+  }
+
+  /** `await using` support: the same as close(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Stops consumers and subscriptions, commits queued writes, returns unacked deliveries, closes the file. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    for (const c of this.consumers) c.open = false;
+    this.consumers.clear();
+    this.fanout.clear();
+    this.activity();
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    const ops = this.ops;
+    this.ops = [];
+    const { db, s } = this;
+    this.db = undefined;
+    this.s = undefined;
+    if (!wasOpen || !db || !s) return;
+    try {
+      const o = this.owner;
+      db.transaction(() => {
+        for (const op of ops) op.run(s, Date.now());
+        s.releaseOwner.run(o.host, o.pid, o.start, o.id);
+      }).immediate();
+      for (const op of ops) op.resolve();
+    } catch (error) {
+      for (const op of ops) op.reject(error);
+    } finally {
+      this.held.clear();
+      db.close();
+    }
+  }
+}

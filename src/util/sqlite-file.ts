@@ -1,0 +1,99 @@
+/**
+ * Opening the embedded SQLite store: URL → path (SQLAlchemy's convention, as Celery uses it),
+ * parent folder creation, WAL settings, and errors that name the path and the fix.
+ * Shared by the SQLite transport and result backend (each opens its own connection).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError, ConnectionError, type ErrorCode } from '../errors.js';
+
+/** A better-sqlite3 connection. */
+export type SqliteDatabase = Database.Database;
+
+/**
+ * The file path of a `sqlite://` URL, resolved against the working directory:
+ * `sqlite:///relative/path.db` (three slashes) and `sqlite:////absolute/path.db` (four).
+ * `db+sqlite://` and `sqla+sqlite://` are accepted too; a query string is ignored.
+ */
+export function sqlitePathFromUrl(url: string, setting = 'brokerUrl'): string {
+  const match = /^(?:(?:db|sqla)\+)?sqlite:\/\/([^?#]*)/i.exec(url);
+  const rest = match?.[1] ?? '';
+  if (!match || !rest.startsWith('/') || rest.length < 2 || rest === '/:memory:') {
+    throw new ConfigError(`${setting} '${url}' does not name a SQLite file`, {
+      setting,
+      code: 'URL_INVALID',
+      hint: 'use sqlite:///relative/path.db (three slashes, relative to the working directory) or sqlite:////absolute/path.db (four)',
+    });
+  }
+  return resolve(decodeURIComponent(rest.slice(1)));
+}
+
+/** The URL of a path, for banners and logs. */
+export function sqliteUrlOf(path: string): string {
+  return `sqlite:///${path}`;
+}
+
+/** The write-ahead log next to the database file (watched for wake-ups). */
+export function walPathOf(path: string): string {
+  return `${path}-wal`;
+}
+
+/** Options of {@link openSqliteFile}. */
+export interface OpenSqliteOptions {
+  /** Milliseconds a writer waits for the lock before SQLITE_BUSY. */
+  busyTimeoutMs: number;
+  /** What the file is for, in messages: 'broker' or 'result backend'. */
+  role: string;
+  /** Code for errors other than an unwritable path. */
+  unreachableCode: ErrorCode;
+  /** Creates or migrates the tables; runs once after the pragmas. */
+  init?: (db: SqliteDatabase) => void;
+}
+
+const UNWRITABLE = new Set(['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_IOERR', 'SQLITE_FULL', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOSPC']);
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+/**
+ * Opens (creating the folder and file when needed) a SQLite file in WAL mode with
+ * `synchronous=NORMAL` and a busy timeout, then runs `init`. An unwritable or non-creatable
+ * path gives a ConnectionError with code STORE_UNWRITABLE naming the path and the fix.
+ */
+export function openSqliteFile(path: string, options: OpenSqliteOptions): SqliteDatabase {
+  const folder = dirname(path);
+  const unwritable = (cause: unknown, what: string): ConnectionError =>
+    new ConnectionError('STORE_UNWRITABLE', `The ${options.role} cannot ${what} ${path}`, {
+      cause,
+      hint: `make ${folder} writable by this user, or point the URL at a writable file (sqlite:////absolute/path/to/file.db)`,
+    });
+  try {
+    mkdirSync(folder, { recursive: true });
+  } catch (error) {
+    throw unwritable(error, 'create the folder for');
+  }
+  let db: SqliteDatabase | undefined;
+  try {
+    db = new Database(path, { timeout: options.busyTimeoutMs });
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (String(mode).toLowerCase() !== 'wal') {
+      throw new ConnectionError(options.unreachableCode, `The ${options.role} file ${path} cannot use write-ahead logging (journal_mode is ${String(mode)})`, {
+        hint: 'put the file on a local disk; network file systems are not supported',
+      });
+    }
+    db.pragma('synchronous = NORMAL');
+    options.init?.(db);
+    return db;
+  } catch (error) {
+    db?.close();
+    if (error instanceof ConnectionError) throw error;
+    if (UNWRITABLE.has(codeOf(error))) throw unwritable(error, 'write');
+    throw new ConnectionError(options.unreachableCode, `The ${options.role} cannot open ${path}: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'check that the file is a SQLite database made by celeriac, or point the URL at a new file',
+    });
+  }
+}
