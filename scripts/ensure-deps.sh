@@ -33,12 +33,12 @@ deps_redis_server() {
   [[ -n $p ]] && echo "$p"
 }
 
-# Path of RabbitMQ's own start script (not Debian's wrapper, which switches user), or nothing.
+# Path of RabbitMQ's own start script (Debian's /usr/sbin wrapper switches user), or nothing.
+# test/support/rabbitmq.ts resolves it the same way.
 deps_rabbitmq_server() {
-  local p
-  for p in /usr/lib/rabbitmq/bin/rabbitmq-server "$(command -v rabbitmq-server 2>/dev/null)"; do
-    [[ -n $p && -x $p ]] && { echo "$p"; return 0; }
-  done
+  local own=/usr/lib/rabbitmq/bin/rabbitmq-server p
+  [[ -x $own ]] && { echo "$own"; return 0; }
+  p=$(command -v rabbitmq-server 2>/dev/null) && [[ -x $p ]] && { echo "$p"; return 0; }
   return 1
 }
 

@@ -2,7 +2,7 @@
  * A real RabbitMQ broker for tests: private (its own epmd, node name, ports and data under a
  * temporary directory, nothing on the default ports), or the run's shared one.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { amqpAnswers, freePort, LOOPBACK, waitUntil } from './net.js';
@@ -37,7 +37,12 @@ export interface RabbitMQServer {
 /** Path of RabbitMQ's own start script (not Debian's wrapper, which switches to the rabbitmq user), or `undefined`. */
 export function rabbitmqServerPath(): string | undefined {
   const own = '/usr/lib/rabbitmq/bin/rabbitmq-server';
-  return existsSync(own) ? own : findExecutable('rabbitmq-server');
+  try {
+    accessSync(own, constants.X_OK);
+    return own;
+  } catch {
+    return findExecutable('rabbitmq-server');
+  }
 }
 
 /** True when a broker is at hand: the shared one, or RabbitMQ and Erlang's epmd to start one. */
