@@ -1,0 +1,186 @@
+/**
+ * The event-loop pool behind the {@link Pool} interface: tasks run in this process through the
+ * tracer, at most `concurrency` at a time ('event', Celery's closest match is gevent/eventlet)
+ * or one at a time ('solo'). Right for async, I/O-bound tasks.
+ *
+ * Time limits are as good as an event loop allows: the soft limit aborts the task's signal;
+ * at the hard limit the signal is aborted too and the job ends with TimeLimitExceeded at once,
+ * its promise abandoned (a task that ignores its signal keeps running in the background, and
+ * one that blocks the loop delays everything, limits included; use prefork for those).
+ */
+import type { Celery } from '../../app/celery.js';
+import { trace } from '../../app/trace.js';
+import { ClosedError, NotRegistered, SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded, toError } from '../../errors.js';
+import type { Logger } from '../../util/logger.js';
+import type { StartAwareJob } from './child-pool.js';
+import { InlinePool } from './inline.js';
+import { failureOf, terminatedOutcome, timeLimitOutcome, toPoolOutcome, workerLostOutcome } from './outcome.js';
+import type { Pool, PoolJob, PoolOutcome } from './types.js';
+
+/** Options of the event-loop pools. */
+export interface EventLoopPoolOptions {
+  /** The app whose registry the tasks come from. */
+  app: Celery;
+  /** Tasks at a time (forced to 1 for 'solo'). */
+  concurrency: number;
+  logger: Logger;
+  /** 'event loop' (default) or 'solo' (one task at a time). */
+  name?: 'event loop' | 'solo' | undefined;
+}
+
+interface Running {
+  job: PoolJob;
+  controller: AbortController;
+  startedAt: number;
+  /** Ends the job now with this outcome (its promise is abandoned). */
+  end(outcome: PoolOutcome): void;
+  ended: boolean;
+  terminated: boolean;
+  timers: NodeJS.Timeout[];
+}
+
+/** Runs tasks in this process. */
+export class EventLoopPool implements Pool {
+  readonly name: 'event loop' | 'solo';
+  readonly pids: readonly number[] = [];
+  readonly #o: EventLoopPoolOptions;
+  readonly #slots: InlinePool;
+  readonly #running = new Set<Running>();
+  /** Jobs waiting for a slot, by submission number. */
+  readonly #queued = new Map<number, { id: string; cancel(outcome: PoolOutcome): void }>();
+  #seq = 0;
+  #closing = false;
+  #drained: Array<() => void> = [];
+
+  constructor(options: EventLoopPoolOptions) {
+    this.#o = options;
+    this.name = options.name ?? 'event loop';
+    this.#slots = new InlinePool(this.name === 'solo' ? 1 : options.concurrency);
+  }
+
+  get concurrency(): number {
+    return this.#slots.concurrency;
+  }
+
+  async start(): Promise<void> {}
+
+  run(job: PoolJob): Promise<PoolOutcome> {
+    if (this.#closing) return Promise.reject(new ClosedError(`The ${this.name} pool`));
+    let cancelled: PoolOutcome | undefined;
+    const seq = ++this.#seq;
+    this.#queued.set(seq, { id: job.request.id, cancel: (outcome) => (cancelled = outcome) });
+    return this.#slots
+      .run(() => {
+        this.#queued.delete(seq);
+        return cancelled ? Promise.resolve(cancelled) : this.#execute(job);
+      })
+      .finally(() => this.#checkDrained());
+  }
+
+  terminate(taskId: string, graceMs: number): void {
+    for (const queued of this.#queued.values()) {
+      if (queued.id === taskId) queued.cancel(terminatedOutcome(0));
+    }
+    for (const running of this.#running) {
+      if (running.job.request.id === taskId) this.#terminate(running, graceMs);
+    }
+  }
+
+  #terminate(running: Running, graceMs: number): void {
+    if (running.ended || running.terminated) return;
+    running.terminated = true;
+    running.controller.abort(new TaskRevokedError('terminated'));
+    running.timers.push(
+      setTimeout(() => {
+        this.#o.logger.warning(`Terminating ${label(running.job)}: still running ${graceMs} ms after its signal was aborted; abandoning it`);
+        running.end(terminatedOutcome(runtimeOf(running)));
+      }, Math.max(0, graceMs)),
+    );
+  }
+
+  resize(concurrency: number): void {
+    if (this.name !== 'solo') this.#slots.resize(concurrency);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    this.#closing = true;
+    if (this.#running.size > 0 || this.#queued.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#drained.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs)))),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const queued of this.#queued.values()) queued.cancel(workerLostOutcome('the pool was closed before the task started', 0));
+    for (const running of this.#running) {
+      running.controller.abort(new Error('worker shutting down'));
+      running.end(workerLostOutcome('the pool was closed while the task ran', runtimeOf(running)));
+    }
+  }
+
+  #execute(job: StartAwareJob): Promise<PoolOutcome> {
+    const { app, logger } = this.#o;
+    const def = app.tasks.get(job.taskName);
+    if (!def || !def.local) return Promise.resolve(failureOf(new NotRegistered(job.taskName), 0));
+    return new Promise<PoolOutcome>((resolve) => {
+      const running: Running = {
+        job,
+        controller: new AbortController(),
+        startedAt: performance.now(),
+        ended: false,
+        terminated: false,
+        timers: [],
+        end: (outcome) => {
+          if (running.ended) return;
+          running.ended = true;
+          for (const timer of running.timers) clearTimeout(timer);
+          this.#running.delete(running);
+          resolve(running.terminated && outcome.kind === 'failure' ? { ...outcome, cause: 'terminated' } : outcome);
+        },
+      };
+      this.#running.add(running);
+      const { softTimeLimit: soft, hardTimeLimit: hard } = job;
+      if (soft !== null && soft > 0) {
+        running.timers.push(setTimeout(() => running.controller.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
+      }
+      if (hard !== null && hard > 0) {
+        running.timers.push(
+          setTimeout(() => {
+            logger.error(`Hard time limit (${hard}s) exceeded for ${label(job)}; its promise is abandoned`);
+            running.controller.abort(new TimeLimitExceeded(hard));
+            running.end(timeLimitOutcome(hard, runtimeOf(running)));
+          }, hard * 1000),
+        );
+      }
+      try {
+        job.onStart?.(process.pid);
+      } catch (error) {
+        logger.warning(`onStart failed for ${label(job)}`, error);
+      }
+      trace(def, job.request, {
+        signal: running.controller.signal,
+        updateState: (state, meta) =>
+          running.ended ? Promise.reject(new Error('updateState() was called after the task ended')) : job.onState(state, meta),
+        warn: (text, error) => logger.warning(`${text} for ${label(job)}`, error),
+        now: () => app.now(),
+      }).then(
+        (outcome) => running.end(toPoolOutcome(outcome)),
+        (error: unknown) => running.end(failureOf(toError(error), runtimeOf(running))),
+      );
+    });
+  }
+
+  #checkDrained(): void {
+    if (this.#running.size > 0 || this.#queued.size > 0) return;
+    for (const resolve of this.#drained.splice(0)) resolve();
+  }
+}
+
+function label(job: PoolJob): string {
+  return `${job.taskName}[${job.request.id}]`;
+}
+
+function runtimeOf(running: Running): number {
+  return (performance.now() - running.startedAt) / 1000;
+}
