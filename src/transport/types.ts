@@ -73,6 +73,11 @@ export interface Consumer {
   setPrefetch(prefetch: number): void;
   /** Stop fetching (in-flight deliveries can still be acked/rejected). */
   close(): Promise<void>;
+  /**
+   * Liveness: false when the consumer has not completed a fetch cycle for too long (broker
+   * unreachable, loop stuck). Optional: transports without a broker connection omit it.
+   */
+  isHealthy?(): boolean;
 }
 
 /** A fanout subscription (events, remote control). */
@@ -81,6 +86,16 @@ export interface Subscription {
 }
 
 export type FanoutHandler = (message: WireMessage, routingKey: string) => void;
+
+/** Options of {@link Transport.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * The name of the (virtual) queue bound to the exchange, as Celery names it
+   * (`celeryev.<uuid>`, `<node>.celery.pidbox`). Redis records it in
+   * `_kombu.binding.<exchange>` like kombu; default `<exchange>.<uuid>`.
+   */
+  queue?: string | undefined;
+}
 
 /** A queue and how it is bound. */
 export interface QueueSpec {
@@ -110,7 +125,7 @@ export interface Transport {
   /** Fanout publish (events: exchange 'celeryev'; remote control: 'celery.pidbox'). */
   broadcast(exchange: string, routingKey: string, message: WireMessage): Promise<void>;
   /** Receive fanout messages whose routing key matches `bindingKey` (`#` and `*` as AMQP topics). */
-  subscribe(exchange: string, bindingKey: string, handler: FanoutHandler): Promise<Subscription>;
+  subscribe(exchange: string, bindingKey: string, handler: FanoutHandler, options?: SubscribeOptions): Promise<Subscription>;
   close(): Promise<void>;
 }
 

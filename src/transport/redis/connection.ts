@@ -1,0 +1,95 @@
+/**
+ * ioredis clients for the Redis transport and result backend: created lazily, reconnecting
+ * by themselves after the first successful connect (capped backoff), and failing the first
+ * connect fast with a ConnectionError that names the URL (password masked) and the fix.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { ConnectionError } from '../../errors.js';
+import type { RedisEndpoint } from './url.js';
+
+/** Who is connecting: decides the error code and the wording of the hint. */
+export type RedisRole = 'broker' | 'backend';
+
+/** Builds the connections of one transport or backend. */
+export class RedisConnector {
+  constructor(
+    readonly endpoint: RedisEndpoint,
+    readonly role: RedisRole,
+    /** Seconds the first connect may take. */
+    private readonly connectTimeout: number,
+    private readonly clientName: string,
+  ) {}
+
+  /**
+   * A new, not yet connected client. `purpose` ends up in CLIENT SETNAME (`celeriac:<purpose>`).
+   * Errors are reported to `onError` (ioredis would print unhandled ones).
+   */
+  create(purpose: string, extra: RedisOptions = {}, onError: (error: Error) => void = () => undefined): Redis {
+    const options: RedisOptions = {
+      ...this.endpoint.connection,
+      lazyConnect: true,
+      connectTimeout: this.connectTimeout * 1000,
+      connectionName: `${this.clientName}:${purpose}`,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      ...extra,
+    };
+    // RESP2-shaped replies whatever the protocol (the default; spelled out for the typings).
+    const client = new Redis({ ...options, replyMapping: 'legacy' });
+    client.on('error', onError);
+    return client;
+  }
+
+  /**
+   * Connects `client`, or throws BROKER_UNREACHABLE / BACKEND_UNREACHABLE within the connect
+   * timeout and stops it from retrying.
+   */
+  async open(client: Redis): Promise<void> {
+    let lastError: Error | undefined;
+    const remember = (error: Error): void => {
+      lastError = error;
+    };
+    client.on('error', remember);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.connect(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${this.connectTimeout} s`)), this.connectTimeout * 1000);
+        }),
+      ]);
+    } catch (err) {
+      client.disconnect();
+      throw this.unreachable(lastError ?? err);
+    } finally {
+      clearTimeout(timer);
+      client.removeListener('error', remember);
+    }
+  }
+
+  /** The error thrown when the server cannot be reached. */
+  unreachable(cause: unknown): ConnectionError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const what = this.role === 'broker' ? 'broker' : 'result backend';
+    const setting = this.role === 'broker' ? 'brokerUrl' : 'resultBackend';
+    const where = this.endpoint.kind === 'sentinel' ? 'the Sentinels and the master they name' : 'Redis there';
+    return new ConnectionError(
+      this.role === 'broker' ? 'BROKER_UNREACHABLE' : 'BACKEND_UNREACHABLE',
+      `Cannot connect to the Redis ${what} at ${this.endpoint.displayUrl}: ${reason}`,
+      { cause, hint: `start ${where} (e.g. \`redis-server\`), or set ${setting} to a server that is running` },
+    );
+  }
+}
+
+/** Closes a client: QUIT when connected (pending replies arrive first), else just disconnect. */
+export async function closeClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // fall through to a hard disconnect
+    }
+  }
+  client.disconnect();
+}

@@ -1,0 +1,187 @@
+/**
+ * The transport's atomic operations, one Lua script each (bullmq's habit). They keep
+ * kombu's layout: what they write into `unacked` / `unacked_index` is exactly what a Python
+ * worker writes, so Python restores our messages and we restore theirs.
+ */
+import { LuaScript } from './lua.js';
+
+/** Calls `cmd key a1 a2 ...` in chunks (Lua's unpack has a stack limit). */
+const CHUNKED = `
+local function chunked(cmd, key, list, first, last)
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call(cmd, key, unpack(list, i, j))
+    i = j + 1
+  end
+end
+`;
+
+/**
+ * Acks, then claims up to N messages, atomically (no window in which a popped message is
+ * in neither a list nor `unacked`).
+ *
+ * KEYS: unacked, unacked_index, redelivery counts, then the list keys in serving order.
+ * ARGV: now (epoch seconds), max messages, number of tags to ack, the tags,
+ *       then optionally a pre-popped message: its key number (1-based among the list keys) and
+ *       the envelope (BRPOP wake-up mode).
+ * Returns a flat array: key number, envelope, delivery tag, redelivery count, ... per message.
+ *
+ * The `unacked` value is `[<envelope>, "<exchange>", "<routing_key>"]` as kombu's QoS.append
+ * writes it; exchange and routing key come from the envelope's delivery_info.
+ */
+export const CLAIM = new LuaScript(
+  'claim',
+  `${CHUNKED}
+local unacked, index, counts = KEYS[1], KEYS[2], KEYS[3]
+local now = ARGV[1]
+local want = tonumber(ARGV[2])
+local nack = tonumber(ARGV[3])
+if nack > 0 then
+  chunked('ZREM', index, ARGV, 4, 3 + nack)
+  chunked('HDEL', unacked, ARGV, 4, 3 + nack)
+  chunked('HDEL', counts, ARGV, 4, 3 + nack)
+end
+local out, hset, zadd = {}, {}, {}
+local got = 0
+local function take(keyno, raw)
+  local tag, ex, rk, again
+  local ok, env = pcall(cjson.decode, raw)
+  if ok and type(env) == 'table' then
+    local p = env['properties']
+    if type(p) == 'table' then
+      tag = p['delivery_tag']
+      local di = p['delivery_info']
+      if type(di) == 'table' then
+        ex = di['exchange']
+        rk = di['routing_key']
+        again = di['redelivered']
+      end
+    end
+  end
+  if type(tag) ~= 'string' then tag = 'celeriac-untagged-' .. redis.sha1hex(raw) end
+  if type(ex) ~= 'string' then ex = '' end
+  if type(rk) ~= 'string' then rk = '' end
+  hset[#hset + 1] = tag
+  hset[#hset + 1] = '[' .. raw .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']'
+  zadd[#zadd + 1] = now
+  zadd[#zadd + 1] = tag
+  local count = 0
+  if again == true then count = tonumber(redis.call('HGET', counts, tag)) or 1 end
+  out[#out + 1] = keyno
+  out[#out + 1] = raw
+  out[#out + 1] = tag
+  out[#out + 1] = count
+  got = got + 1
+end
+local pre = ARGV[4 + nack]
+if pre and pre ~= '' then take(tonumber(pre), ARGV[5 + nack]) end
+for i = 4, #KEYS do
+  if got >= want then break end
+  local items = redis.call('RPOP', KEYS[i], want - got)
+  if items then
+    for _, raw in ipairs(items) do take(i - 3, raw) end
+  end
+end
+if got > 0 then
+  chunked('HSET', unacked, hset, 1, #hset)
+  chunked('ZADD', index, zadd, 1, #zadd)
+end
+return out
+`,
+);
+
+/**
+ * Moves a held message from `unacked` into celeriac's due-time store.
+ * KEYS: unacked, unacked_index, delayed (zset), delayed messages (hash).
+ * ARGV: tag, due (epoch ms), list key to return it to, envelope.
+ * Returns 1, or 0 when the message is no longer held (acked or restored meanwhile).
+ */
+export const DEFER = new LuaScript(
+  'defer',
+  `
+local tag = ARGV[1]
+if redis.call('HEXISTS', KEYS[1], tag) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], tag)
+redis.call('ZREM', KEYS[2], tag)
+redis.call('HSET', KEYS[4], tag, string.len(ARGV[3]) .. ':' .. ARGV[3] .. ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], tag)
+return 1
+`,
+);
+
+/**
+ * Moves due deferred messages to the consuming end (RPUSH) of their lists. Safe to run from
+ * several processes at once: each message moves exactly once.
+ * KEYS: delayed (zset), delayed messages (hash). ARGV: now (epoch ms), max messages.
+ * Returns {moved, due time of the next one (epoch ms) or ''}.
+ */
+export const PROMOTE = new LuaScript(
+  'promote',
+  `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, tag in ipairs(due) do
+  local v = redis.call('HGET', KEYS[2], tag)
+  if v then
+    local colon = string.find(v, ':', 1, true)
+    local n = tonumber(string.sub(v, 1, colon - 1))
+    redis.call('RPUSH', string.sub(v, colon + 1, colon + n), string.sub(v, colon + n + 1))
+    redis.call('HDEL', KEYS[2], tag)
+  end
+  redis.call('ZREM', KEYS[1], tag)
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#due, nxt[2] or ''}
+`,
+);
+
+/**
+ * Puts held messages back on their lists (kombu's restore_by_tag, atomically per message).
+ * KEYS: unacked, unacked_index, redelivery counts.
+ * ARGV: mode ('stale' = only if its index score is ≤ the cutoff; 'owned' = ours),
+ *       cutoff (epoch seconds), end ('L' = LPUSH, back of the queue; 'R' = RPUSH, served next),
+ *       counts TTL in seconds ('0' = do not count it as a redelivery),
+ *       then triples: tag, list key, envelope to push.
+ * A stale index entry whose message is gone is removed, as kombu does.
+ * Returns how many messages were put back.
+ */
+export const RESTORE = new LuaScript(
+  'restore',
+  `
+local mode, cutoff, side, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local n = 0
+for i = 5, #ARGV, 3 do
+  local tag, key, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local held = redis.call('HEXISTS', KEYS[1], tag) == 1
+  local ok = held
+  if mode == 'stale' then
+    local score = tonumber(redis.call('ZSCORE', KEYS[2], tag))
+    local stale = score ~= nil and score <= cutoff
+    if stale and not held then redis.call('ZREM', KEYS[2], tag) end
+    ok = held and stale
+  end
+  if ok then
+    redis.call('ZREM', KEYS[2], tag)
+    redis.call('HDEL', KEYS[1], tag)
+    if side == 'L' then redis.call('LPUSH', key, payload) else redis.call('RPUSH', key, payload) end
+    if ttl > 0 then redis.call('HINCRBY', KEYS[3], tag, 1) end
+    n = n + 1
+  end
+end
+if n > 0 and ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) end
+return n
+`,
+);
+
+/**
+ * redis-py's Lock release, byte for byte (SHA-1 c3f8721c..., as in redis_unacked_restore):
+ * kombu's unacked_mutex is deleted only by its owner.
+ */
+export const RELEASE_MUTEX = new LuaScript(
+  'release-mutex',
+  "\n        local token = redis.call('get', KEYS[1])\n        if not token or token ~= ARGV[1] then\n" +
+    "            return 0\n        end\n        redis.call('del', KEYS[1])\n        return 1\n    ",
+);
+
+/** Every transport script (loaded after connecting). */
+export const TRANSPORT_SCRIPTS: readonly LuaScript[] = [CLAIM, DEFER, PROMOTE, RESTORE, RELEASE_MUTEX];
