@@ -100,7 +100,7 @@ export function backendContract(name: string, make: Make): void {
         await b.store(contractMeta(id, 'STARTED', { pid: 1, hostname: 'h' }));
         assert.equal((await b.get(id))?.status, 'STARTED');
         await b.store(contractMeta(id, 'SUCCESS', 42));
-        await b.store(contractMeta(id, 'FAILURE', { exc_type: 'ValueError', exc_message: ['late'], exc_module: 'builtins' }));
+        await b.store(contractMeta(id, 'FAILURE', { excType: 'ValueError', excMessage: ['late'], excModule: 'builtins' }));
         await b.store(contractMeta(id, 'STARTED'));
         const got = await b.get(id);
         assert.equal(got?.status, 'SUCCESS');
@@ -142,9 +142,10 @@ export function backendContract(name: string, make: Make): void {
     void describe('waiting', () => {
       void test('waitFor resolves at once when the task is already ready', run(make, async (b) => {
         const id = newId();
-        await b.store(contractMeta(id, 'FAILURE', { exc_type: 'ValueError', exc_message: ['x'], exc_module: 'builtins' }));
+        await b.store(contractMeta(id, 'FAILURE', { excType: 'ValueError', excMessage: ['x'], excModule: 'builtins' }));
         const meta = await eventually(b.waitFor(id, { timeout: 1000 }), 'a ready meta');
         assert.equal(meta.status, 'FAILURE');
+        assert.deepEqual(meta.result, { excType: 'ValueError', excMessage: ['x'], excModule: 'builtins' }, 'exception info round-trips');
       }));
 
       void test('waitFor resolves on a later ready store, not on a non-ready one', run(make, async (b) => {
@@ -256,7 +257,7 @@ export function backendContract(name: string, make: Make): void {
       void test('a chord completes only when its size is reached; failures are members too', run(make, async (b) => {
         const gid = newId();
         await b.setChordSize(gid, 2);
-        const first = await b.chordPartCompleted(gid, 1, contractMeta(newId(), 'FAILURE', { exc_type: 'ValueError', exc_message: ['x'], exc_module: 'builtins' }));
+        const first = await b.chordPartCompleted(gid, 1, contractMeta(newId(), 'FAILURE', { excType: 'ValueError', excMessage: ['x'], excModule: 'builtins' }));
         assert.equal(first.complete, false);
         const second = await b.chordPartCompleted(gid, 0, contractMeta(newId(), 'SUCCESS', 1));
         assert.equal(second.complete, true);

@@ -89,6 +89,11 @@ export class ReadyWaiters {
     for (const waiter of [...(this.waiters.get(meta.taskId) ?? [])]) waiter.resolve(meta);
   }
 
+  /** Rejects every current waiter with `error` (the store failed); listeners stay. */
+  failAll(error: unknown): void {
+    for (const waiter of [...this.waiters.values()].flatMap((s) => [...s])) waiter.reject(error);
+  }
+
   /** Rejects every waiter with `error`, drops the listeners; later waits reject at once. */
   close(error: Error): void {
     this.closedWith = error;

@@ -97,3 +97,23 @@ export function openSqliteFile(path: string, options: OpenSqliteOptions): Sqlite
     });
   }
 }
+
+/**
+ * Creates or upgrades one component's tables (broker, results) in an IMMEDIATE transaction, so
+ * several processes starting at once do not race. Versions live in `celeriac_schema`, one row
+ * per component, since the broker and the result backend may share a file.
+ * @throws ConnectionError when the file was written by a newer celeriac.
+ */
+export function migrateSchema(db: SqliteDatabase, component: string, version: number, ddl: string, code: ErrorCode): void {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS celeriac_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID');
+    const found = db.prepare<[string], number>('SELECT version FROM celeriac_schema WHERE component = ?').pluck().get(component) ?? 0;
+    if (found > version) {
+      throw new ConnectionError(code, `The SQLite ${component} tables were written by a newer celeriac (schema ${found}, this one knows ${version})`, {
+        hint: 'upgrade celeriac, or point the URL at another file',
+      });
+    }
+    db.exec(ddl);
+    if (found < version) db.prepare('INSERT OR REPLACE INTO celeriac_schema (component, version) VALUES (?, ?)').run(component, version);
+  }).immediate();
+}

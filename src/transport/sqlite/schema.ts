@@ -8,10 +8,9 @@
  * `celeriac_broadcasts` is the recent fanout log (pruned after about a minute);
  * `celeriac_bindings` maps named exchanges to queues.
  */
-import { ConnectionError } from '../../errors.js';
-import type { SqliteDatabase } from '../../util/sqlite-file.js';
+import { migrateSchema, type SqliteDatabase } from '../../util/sqlite-file.js';
 
-/** Version written to PRAGMA user_version by this code. */
+/** Version of the broker tables written by this code (row 'broker' of celeriac_schema). */
 export const SCHEMA_VERSION = 1;
 
 export const READY = 0;
@@ -66,16 +65,7 @@ CREATE TABLE IF NOT EXISTS celeriac_bindings (
 
 /** Creates the tables (idempotent, safe when several processes start at once). */
 export function initBrokerSchema(db: SqliteDatabase): void {
-  db.transaction(() => {
-    const version = Number(db.pragma('user_version', { simple: true }));
-    if (version > SCHEMA_VERSION) {
-      throw new ConnectionError('BROKER_UNREACHABLE', `The SQLite broker file was written by a newer celeriac (schema ${version}, this one knows ${SCHEMA_VERSION})`, {
-        hint: 'upgrade celeriac, or point brokerUrl at another file',
-      });
-    }
-    db.exec(DDL);
-    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
+  migrateSchema(db, 'broker', SCHEMA_VERSION, DDL, 'BROKER_UNREACHABLE');
 }
 
 /** A message row as claims return it. */
@@ -127,6 +117,7 @@ export function prepareBroker(db: SqliteDatabase) {
       `UPDATE celeriac_messages ${CLAIM_SET} WHERE id IN
          (SELECT id FROM celeriac_messages WHERE state = 0 AND queue = @queue AND pri = @pri ORDER BY id LIMIT @limit) ${RETURNING}`,
     ),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     hasReady: db.prepare<[string], number>('SELECT 1 FROM celeriac_messages WHERE state = 0 AND queue = ? LIMIT 1').pluck(),
     nextDue: db.prepare<[], number | null>('SELECT MIN(due_at) FROM celeriac_messages WHERE state = 2').pluck(),
     promoteDue: db.prepare<[number]>('UPDATE celeriac_messages SET state = 0, due_at = NULL WHERE state = 2 AND due_at <= ?'),

@@ -75,7 +75,7 @@ export class SqliteTransport implements Transport, ConsumerHost {
     const db = openSqliteFile(this.path, { busyTimeoutMs: this.settings.busyTimeoutMs, role: 'broker', unreachableCode: 'BROKER_UNREACHABLE', init: initBrokerSchema });
     this.db = db;
     this.s = prepareBroker(db);
-    this.dataVersion = Number(db.pragma('data_version', { simple: true }));
+    this.dataVersion = this.s.dataVersion.get() ?? 0;
     this.state = 'open';
     return this.s;
   }
@@ -150,7 +150,7 @@ export class SqliteTransport implements Transport, ConsumerHost {
     let nextDue: number | null = null;
     let wanting: SqliteConsumer[] = [];
     try {
-      const version = Number(db.pragma('data_version', { simple: true }));
+      const version = s.dataVersion.get() ?? 0;
       const external = version !== this.dataVersion;
       this.dataVersion = version;
       if (external) this.fanout.dirty = true;
