@@ -122,7 +122,7 @@ deps_ensure_apt() {
   {
     $prefix env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
       { sleep 5; $prefix env DEBIAN_FRONTEND=noninteractive apt-get update -q; }
-  } </dev/null && $prefix env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+  } </dev/null && $prefix env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Use-Pty=0 \
     --no-install-recommends -o Dpkg::Options::=--force-confold "${pkgs[@]}" </dev/null || rc=$?
   [[ -n $made_policy ]] && $prefix rm -f /usr/sbin/policy-rc.d
   return $rc

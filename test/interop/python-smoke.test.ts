@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis } from '../support/servers.js';
 import type { RedisServer } from '../support/servers.js';
-import { pythonAvailable, runPyDriver, startPyWorker } from '../support/python.js';
+import { openPyDriver, pythonAvailable, runPyDriver, startPyWorker } from '../support/python.js';
 import type { PyWorker } from '../support/python.js';
 
 interface GetOutput {
@@ -67,7 +67,7 @@ void describe('Python Celery peer (pyapp + pydriver)', { skip }, () => {
 
   void test('the worker answers inspect registered with exactly the tasks.* names', async () => {
     const replies = (await runPyDriver(
-      ['inspect', 'registered', '--timeout', '5', '--destination', worker.hostname],
+      ['inspect', 'registered', '--timeout', '5', '--limit', '1', '--destination', worker.hostname],
       env,
     )) as Record<string, string[]>;
     const mine = replies[worker.hostname] ?? [];
@@ -85,6 +85,28 @@ void describe('Python Celery peer (pyapp + pydriver)', { skip }, () => {
       'tasks.noresult',
     ]) {
       assert.ok(mine.includes(name), `${name} registered (got ${JSON.stringify(replies)})`);
+    }
+  });
+
+  void test('a pydriver session runs several commands in one Python process', async () => {
+    const session = openPyDriver(env);
+    try {
+      const sent = (await session.run([
+        'send',
+        'tasks.mul',
+        '--args',
+        '[3, 4]',
+        '--queue',
+        queue,
+      ])) as {
+        id: string;
+      };
+      await assert.rejects(session.run(['no-such-command']), /invalid choice/);
+      const got = (await session.run(['get', sent.id, '--timeout', '30'])) as GetOutput;
+      assert.equal(got.state, 'SUCCESS', worker.output());
+      assert.equal(got.result, 12);
+    } finally {
+      await session.close();
     }
   });
 });

@@ -95,6 +95,122 @@ export function runPyDriver(
   });
 }
 
+/** A long-running pydriver (`pydriver.py serve`): the same commands without Celery's start-up per call. */
+export interface PyDriverSession {
+  /** Runs one pydriver command (e.g. `['send', 'tasks.add', '--args', '[2, 3]']`) and returns its JSON. */
+  readonly run: (args: readonly string[], timeoutMs?: number) => Promise<unknown>;
+  /** Ends the session (closes its stdin; SIGKILL after 5 s). Idempotent. */
+  readonly close: () => Promise<void>;
+  /** The driver's stderr so far (Python tracebacks of failed commands). */
+  readonly stderr: () => string;
+}
+
+/**
+ * Starts `pydriver.py serve`. Commands run one at a time, in call order; a command that fails
+ * rejects with the driver's error, and the session stays usable.
+ */
+export function openPyDriver(env: PyEnv): PyDriverSession {
+  const child = spawn(PYTHON, [`${PY_DIR}pydriver.py`, 'serve'], {
+    cwd: PY_DIR,
+    env: pyEnvironment(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let buf = '';
+  let exited = false;
+  const pending: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  const kill = (): void => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  process.on('exit', kill);
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString('utf8')).slice(-100_000)));
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      pending.shift()?.resolve(line);
+    }
+  });
+  child.once('exit', (code, signal) => {
+    exited = true;
+    process.removeListener('exit', kill);
+    for (const p of pending.splice(0)) {
+      p.reject(new Error(`pydriver serve exited (${code ?? signal}). stderr:\n${err}`));
+    }
+  });
+  child.once('error', (e) => {
+    for (const p of pending.splice(0)) p.reject(new Error(`could not run ${PYTHON}: ${e.message}`));
+  });
+  // Only outstanding requests keep this process alive.
+  const setRef = (on: boolean): void => {
+    for (const h of [child, child.stdout, child.stderr, child.stdin] as unknown as {
+      ref?: () => void;
+      unref?: () => void;
+    }[]) {
+      if (on) h.ref?.();
+      else h.unref?.();
+    }
+  };
+  setRef(false);
+  let queue: Promise<unknown> = Promise.resolve();
+  let closing: Promise<void> | undefined;
+  const runOne = async (args: readonly string[], timeoutMs: number): Promise<unknown> => {
+    if (exited || closing) throw new Error('pydriver session is closed');
+    setRef(true);
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          kill();
+          reject(
+            new Error(
+              `pydriver ${args.join(' ')} took longer than ${timeoutMs} ms. stderr:\n${err}`,
+            ),
+          );
+        }, timeoutMs);
+        pending.push({
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
+        child.stdin.write(JSON.stringify({ argv: args }) + '\n');
+      });
+      const answer = JSON.parse(line) as { ok: boolean; result?: unknown; error?: string };
+      if (!answer.ok) throw new Error(`pydriver ${args.join(' ')}: ${answer.error ?? '?'}`);
+      return answer.result ?? null;
+    } finally {
+      setRef(pending.length > 0);
+    }
+  };
+  return {
+    run(args, timeoutMs = 60_000) {
+      const next = queue.then(() => runOne(args, timeoutMs));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    close() {
+      closing ??= (async () => {
+        await queue;
+        if (exited) return;
+        setRef(true);
+        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.stdin.end();
+        const timer = setTimeout(kill, 5000);
+        await gone;
+        clearTimeout(timer);
+      })();
+      return closing;
+    },
+    stderr: () => err,
+  };
+}
+
 /** Options of {@link startPyWorker}. */
 export interface PyWorkerOptions extends PyEnv {
   /** Queues to consume (`-Q`), default Celery's (`celery`). */

@@ -15,17 +15,23 @@ Exit code 0 when the command itself worked (a task failing is a normal outcome o
       -> {"results": [<get output>, ...]}
   meta ID
       -> the meta as stored by the backend ({"status", "result", "traceback", ...}), null if none
-  inspect CMD [--timeout S] [--destination NAME]... [--args JSON]
+  inspect CMD [--timeout S] [--destination NAME]... [--args JSON] [--limit N]
       -> the replies, {"<worker>": <reply>} ({} when no worker answered)
-  control CMD [--args JSON] [--timeout S] [--destination NAME]... [--no-reply]
+  control CMD [--args JSON] [--timeout S] [--destination NAME]... [--no-reply] [--limit N]
       -> {"replies": [{"<worker>": <reply>}, ...]}
   revoke ID [--terminate] [--signal SIG]
       -> {"revoked": "<id>"}
   chain SIG SIG... / group SIG... / chord SIG... --body SIG    (SIG = JSON below)
       -> chain: {"id": <last task id>, "ids": [<first>, ..., <last>]}
          group: {"id": <group id>, "ids": [...]}; chord: {"id": <body id>, "group_id", "ids": [...]}
-  ping [--timeout S]
-      -> {"replies": [...]} (app.control.ping)
+  ping [--timeout S] [--destination NAME]... [--limit N]
+      -> {"replies": [{"<worker>": {"ok": "pong"}}, ...]} (app.control.ping)
+  serve
+      -> a session: one request a line on stdin, {"argv": ["send", "tasks.add", ...]}, one answer
+         a line on stdout, {"ok": true, "result": <what the command prints>} or
+         {"ok": false, "error": "..."}; ends at end of input. Saves Celery's start-up per call.
+
+inspect, control and ping wait the whole --timeout unless --limit N replies arrive first.
 
 SIG is a JSON object: {"task": "tasks.add", "args": [1, 2], "kwargs": {}, "options": {},
 "immutable": false}.
@@ -137,18 +143,18 @@ def cmd_send(app, a):
         r = task.apply_async(args=args, kwargs=kwargs, **opts)
     else:
         r = app.send_task(a.task, args=args, kwargs=kwargs, **opts)
-    dump({"id": r.id})
+    return {"id": r.id}
 
 
 def cmd_inspect(app, a):
-    insp = app.control.inspect(destination=a.destination or None, timeout=a.timeout)
+    insp = app.control.inspect(destination=a.destination or None, timeout=a.timeout, limit=a.limit)
     method = getattr(insp, a.command.replace("-", "_"), None)
     args = load_json(a.args, "--args") if a.args else {}
     if method is None:
         replies = insp._request(a.command, **args)
     else:
         replies = method(**args)
-    dump(replies or {})
+    return replies or {}
 
 
 def cmd_control(app, a):
@@ -159,8 +165,9 @@ def cmd_control(app, a):
         destination=a.destination or None,
         reply=not a.no_reply,
         timeout=a.timeout,
+        limit=a.limit,
     )
-    dump({"replies": replies or []})
+    return {"replies": replies or []}
 
 
 def cmd_canvas(app, a):
@@ -174,21 +181,33 @@ def cmd_canvas(app, a):
         while node is not None:
             ids.append(node.id)
             node = node.parent
-        dump({"id": r.id, "ids": list(reversed(ids))})
+        return {"id": r.id, "ids": list(reversed(ids))}
     elif a.command == "group":
         r = group(sigs).apply_async()
-        dump({"id": r.id, "ids": [c.id for c in r.results]})
+        return {"id": r.id, "ids": [c.id for c in r.results]}
     else:
         if not a.body:
             raise SystemExit("pydriver: chord needs --body SIG")
         r = chord(sigs)(signature(app, a.body))
         header = r.parent
-        dump({"id": r.id, "group_id": header.id if header is not None else None,
-              "ids": [c.id for c in header.results] if header is not None else []})
+        return {
+            "id": r.id,
+            "group_id": header.id if header is not None else None,
+            "ids": [c.id for c in header.results] if header is not None else [],
+        }
+
+
+class UsageError(Exception):
+    """Bad command line (exit code 2; an error answer in serve mode)."""
+
+
+class DriverParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError("%s: %s" % (self.prog, message))
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="pydriver", description=__doc__.split("\n")[0])
+    p = DriverParser(prog="pydriver", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("send")
@@ -225,6 +244,7 @@ def build_parser():
     i.add_argument("--timeout", type=float, default=1.0)
     i.add_argument("--destination", action="append")
     i.add_argument("--args")
+    i.add_argument("--limit", type=int, help="stop waiting after this many replies")
 
     c = sub.add_parser("control")
     c.add_argument("command")
@@ -232,6 +252,7 @@ def build_parser():
     c.add_argument("--timeout", type=float, default=1.0)
     c.add_argument("--destination", action="append")
     c.add_argument("--no-reply", dest="no_reply", action="store_true")
+    c.add_argument("--limit", type=int, help="stop waiting after this many replies")
 
     r = sub.add_parser("revoke")
     r.add_argument("id")
@@ -245,39 +266,77 @@ def build_parser():
 
     pg = sub.add_parser("ping")
     pg.add_argument("--timeout", type=float, default=1.0)
+    pg.add_argument("--destination", action="append")
+    pg.add_argument("--limit", type=int, help="stop waiting after this many replies")
+
+    sub.add_parser("serve")
     return p
 
 
+def run(app, a):
+    """Runs one parsed command and returns its JSON-able result."""
+    if a.cmd == "send":
+        return cmd_send(app, a)
+    if a.cmd == "get":
+        return describe_result(app, a.id, a.timeout)
+    if a.cmd == "wait-all":
+        return {"results": [describe_result(app, i, a.timeout) for i in a.ids]}
+    if a.cmd == "meta":
+        return raw_meta(app, a.id)
+    if a.cmd == "inspect":
+        return cmd_inspect(app, a)
+    if a.cmd == "control":
+        return cmd_control(app, a)
+    if a.cmd == "revoke":
+        app.control.revoke(a.id, terminate=a.terminate, signal=a.signal)
+        return {"revoked": a.id}
+    if a.cmd in ("chain", "group", "chord"):
+        a.command = a.cmd
+        return cmd_canvas(app, a)
+    if a.cmd == "ping":
+        replies = app.control.ping(destination=a.destination or None, timeout=a.timeout, limit=a.limit)
+        return {"replies": replies or []}
+    raise SystemExit("pydriver: unknown command %r" % a.cmd)
+
+
+def serve(app, parser):
+    """One JSON request a line on stdin ({"argv": [...]}), one JSON answer a line on stdout:
+    {"ok": true, "result": ...} or {"ok": false, "error": "..."}. Ends at end of input."""
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but answers on the real stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            argv = json.loads(line)["argv"]
+            answer = {"ok": True, "result": run(app, parser.parse_args(argv))}
+        except (UsageError, SystemExit) as e:
+            answer = {"ok": False, "error": "usage: %s" % (e,)}
+        except Exception as e:
+            traceback.print_exc()
+            answer = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        out.write(json.dumps(answer, default=repr) + "\n")
+        out.flush()
+    return 0
+
+
 def main(argv):
-    a = build_parser().parse_args(argv)
+    parser = build_parser()
+    a = parser.parse_args(argv)
     from pyapp import app
 
-    if a.cmd == "send":
-        cmd_send(app, a)
-    elif a.cmd == "get":
-        dump(describe_result(app, a.id, a.timeout))
-    elif a.cmd == "wait-all":
-        dump({"results": [describe_result(app, i, a.timeout) for i in a.ids]})
-    elif a.cmd == "meta":
-        dump(raw_meta(app, a.id))
-    elif a.cmd == "inspect":
-        cmd_inspect(app, a)
-    elif a.cmd == "control":
-        cmd_control(app, a)
-    elif a.cmd == "revoke":
-        app.control.revoke(a.id, terminate=a.terminate, signal=a.signal)
-        dump({"revoked": a.id})
-    elif a.cmd in ("chain", "group", "chord"):
-        a.command = a.cmd
-        cmd_canvas(app, a)
-    elif a.cmd == "ping":
-        dump({"replies": app.control.ping(timeout=a.timeout) or []})
+    if a.cmd == "serve":
+        return serve(app, parser)
+    dump(run(app, a))
     return 0
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
+    except UsageError as e:
+        sys.stderr.write("%s\n" % e)
+        sys.exit(2)
     except SystemExit:
         raise
     except Exception:
