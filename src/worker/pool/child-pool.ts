@@ -232,9 +232,11 @@ export class ChildPool implements Pool {
         runner.ready.resolve();
         this.#dispatch();
         return;
-      case 'fatal':
-        this.#failStart(runner, fromWireError(message.error));
+      case 'fatal': {
+        const cause = fromWireError(message.error);
+        this.#failStart(runner, new CeleriacError('APP_LOAD_FAILED', `A ${this.name} child could not load the app: ${cause.message}`, { cause }));
         return;
+      }
       case 'done': {
         const active = runner.job;
         if (!active || active.seq !== message.seq) return;
