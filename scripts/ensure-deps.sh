@@ -106,7 +106,7 @@ deps_ensure_apt() {
   done
   ((${#pkgs[@]})) || return 0
   local prefix
-  prefix=$(deps_apt_prefix) || {
+  prefix=$(deps_apt_prefix 2>/dev/null) || {
     echo "deps: cannot install ${pkgs[*]}: $(deps_apt_prefix 2>&1 >/dev/null)." \
       "Install them yourself: apt-get install -y ${pkgs[*]}"
     return 1
