@@ -12,12 +12,32 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 async function main(): Promise<void> {
   console.log(`celeriac demo: broker ${app.describeUrls().broker}\n`);
-  console.log('Starting a worker process: celeriac -A examples/tasks.ts worker --loglevel=info -c 2');
-  const worker = spawn(process.execPath, [join(root, 'bin', 'celeriac.js'), '-A', join(root, 'examples', 'tasks.ts'), 'worker', '--loglevel=info', '-c', '2'], {
-    cwd: process.cwd(),
-    stdio: ['ignore', 'ignore', 'pipe'],
+  console.log(
+    'Starting a worker process: celeriac -A examples/tasks.ts worker --loglevel=info -c 2',
+  );
+  const worker = spawn(
+    process.execPath,
+    [
+      join(root, 'bin', 'celeriac.js'),
+      '-A',
+      join(root, 'examples', 'tasks.ts'),
+      'worker',
+      '--loglevel=info',
+      '-c',
+      '2',
+    ],
+    {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) =>
+    worker.on('exit', (code) => resolve(code)),
+  );
+  worker.stdout.setEncoding('utf8');
+  worker.stdout.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) if (line.trim()) console.log(`  [worker] ${line}`);
   });
-  const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     let buffer = '';
     worker.stderr.setEncoding('utf8');
@@ -42,7 +62,9 @@ async function main(): Promise<void> {
     console.log('');
     for (const [label, result] of calls) {
       const value = await result.get({ timeout: 30 });
-      console.log(`${label.padEnd(14)} = ${String(value).padEnd(4)} state=${await result.state()} (computed by the worker process ${worker.pid})`);
+      console.log(
+        `${label.padEnd(14)} = ${String(value).padEnd(4)} state=${await result.state()} (computed by the worker process ${worker.pid})`,
+      );
     }
   } finally {
     worker.kill('SIGTERM');

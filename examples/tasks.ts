@@ -38,7 +38,8 @@ export const sleep = app.task(
 );
 
 /** Returns its positional and keyword arguments, as Python's `echo(*args, **kwargs)`. */
-export const echo = app.task(
-  (ctx, ...args: unknown[]) => ({ args, kwargs: ctx.request.kwargs }),
-  { name: 'tasks.echo', bind: true, kwargsTo: 'context' },
-);
+export const echo = app.task((ctx, ...args: unknown[]) => ({ args, kwargs: ctx.request.kwargs }), {
+  name: 'tasks.echo',
+  bind: true,
+  kwargsTo: 'context',
+});

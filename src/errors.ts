@@ -199,7 +199,8 @@ export class RemoteTaskError extends CeleriacError {
     traceback: string | null;
     taskId: string;
   }) {
-    const text = info.excArgs.length === 1 ? String(info.excArgs[0]) : info.excArgs.map(String).join(', ');
+    const text =
+      info.excArgs.length === 1 ? String(info.excArgs[0]) : info.excArgs.map(String).join(', ');
     super('TASK_FAILED', text);
     this.name = info.excType;
     this.excType = info.excType;
@@ -229,9 +230,7 @@ export interface RetryRequest {
 export class Retry extends Error {
   override readonly name = 'Retry';
   constructor(readonly request: RetryRequest) {
-    super(
-      request.exc instanceof Error ? `Retry: ${request.exc.message}` : 'Retry requested',
-    );
+    super(request.exc instanceof Error ? `Retry: ${request.exc.message}` : 'Retry requested');
   }
 }
 

@@ -121,7 +121,7 @@ export class AsyncResult<R = unknown> {
       if (error instanceof TimeoutError) {
         throw new TimeoutError(`The operation timed out waiting for task ${this.id}`, {
           cause: error,
-          hint: 'is a worker running and consuming the task\'s queue? (celeriac status, or start one with celeriac -A <module> worker)',
+          hint: "is a worker running and consuming the task's queue? (celeriac status, or start one with celeriac -A <module> worker)",
         });
       }
       throw error;

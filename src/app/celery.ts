@@ -11,11 +11,23 @@ import type { Transport } from '../transport/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { clientNodeName, uuid } from '../util/ids.js';
 import { AsyncResult, type ResultHost } from './async-result.js';
-import { createBackend, createTransport, DEFAULT_SQLITE_URL, maskUrl, schemeOf } from './connections.js';
+import {
+  createBackend,
+  createTransport,
+  DEFAULT_SQLITE_URL,
+  maskUrl,
+  schemeOf,
+} from './connections.js';
 import { applyLocal, eagerRequest } from './eager.js';
 import { bindKwargs, checkArity } from './params.js';
 import { Producer, type ProducerHost } from './producer.js';
-import { applySettings, defaultSettings, settingsFromEnv, type Settings, type SettingsInput } from './settings.js';
+import {
+  applySettings,
+  defaultSettings,
+  settingsFromEnv,
+  type Settings,
+  type SettingsInput,
+} from './settings.js';
 import {
   BaseTask,
   defineClassTask,
@@ -25,7 +37,15 @@ import {
   type TaskDefinition,
   type TaskHost,
 } from './task.js';
-import type { AnyTask, ApplyOptions, Task, TaskArgs, TaskContext, TaskOptions, TaskResult } from './task-types.js';
+import type {
+  AnyTask,
+  ApplyOptions,
+  Task,
+  TaskArgs,
+  TaskContext,
+  TaskOptions,
+  TaskResult,
+} from './task-types.js';
 import { createContext } from './trace.js';
 
 /** Options of the app object itself (not Celery settings). */
@@ -63,7 +83,7 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
     this.main = main;
     this.#env = options.env ?? process.env;
     this.clock = options.clock ?? systemClock;
-    this.#conf = applySettings(defaultSettings(), config as Record<string, unknown>);
+    this.#conf = applySettings(defaultSettings(), config);
   }
 
   /** The settings in force (read-only view; change them with configure()). */
@@ -73,14 +93,17 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
 
   /** Applies more settings. Throws ConfigError for unknown keys or bad values. */
   configure(settings: SettingsInput | Record<string, unknown>): this {
-    this.#conf = applySettings(this.#conf, settings as Record<string, unknown>);
+    this.#conf = applySettings(this.#conf, settings);
     return this;
   }
 
   /** Loads settings from a module's exports (camelCase names, or Celery's Python names). */
   async configFromModule(path: string): Promise<this> {
     const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
-    const source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
+    const source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<
+      string,
+      unknown
+    >;
     return this.configure(source);
   }
 
@@ -110,7 +133,9 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
     // Unset: results go next to the broker when it can store them.
     const broker = this.brokerUrl;
     const scheme = schemeOf(broker, 'brokerUrl');
-    return scheme === 'sqlite' || scheme === 'memory' || scheme.startsWith('redis') ? broker : DEFAULT_SQLITE_URL;
+    return scheme === 'sqlite' || scheme === 'memory' || scheme.startsWith('redis')
+      ? broker
+      : DEFAULT_SQLITE_URL;
   }
 
   /** Validates everything that can be checked without connecting. */
@@ -127,22 +152,35 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
     options: TaskOptions<A> & { bind: true },
   ): Task<A, Awaited<R>, R>;
   /** Registers a function task (sync or async). */
-  task<A extends unknown[], R>(fn: (...args: A) => R, options?: TaskOptions<A> & { bind?: false }): Task<A, Awaited<R>, R>;
+  task<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    options?: TaskOptions<A> & { bind?: false },
+  ): Task<A, Awaited<R>, R>;
   /** Registers a class-based task. */
   task<A extends unknown[], R>(
     cls: (new () => BaseTask<A, R>) | BaseTask<A, R>,
     options?: TaskOptions<A>,
   ): Task<A, Awaited<R>, R | Promise<R>>;
-  task(fnOrClass: Function | BaseTask<unknown[], unknown>, options: TaskOptions<unknown[]> = {}): AnyTask {
+  task(
+    fnOrClass: Function | BaseTask<unknown[], unknown>,
+    options: TaskOptions<unknown[]> = {},
+  ): AnyTask {
     let def: TaskDefinition;
     if (fnOrClass instanceof BaseTask) def = defineClassTask(this, fnOrClass, options);
     else if (typeof fnOrClass === 'function' && fnOrClass.prototype instanceof BaseTask) {
-      def = defineClassTask(this, new (fnOrClass as new () => BaseTask<unknown[], unknown>)(), options);
+      def = defineClassTask(
+        this,
+        new (fnOrClass as new () => BaseTask<unknown[], unknown>)(),
+        options,
+      );
     } else if (typeof fnOrClass === 'function') def = defineFunctionTask(this, fnOrClass, options);
-    else throw new ConfigError('app.task() takes a function, a BaseTask subclass or an instance of one');
+    else
+      throw new ConfigError(
+        'app.task() takes a function, a BaseTask subclass or an instance of one',
+      );
     if (this.#tasks.has(def.name)) throw new DuplicateTaskError(def.name);
     this.#tasks.set(def.name, def);
-    return makeHandle(this, def);
+    return makeHandle<unknown[], unknown, unknown>(this, def);
   }
 
   /**
@@ -151,8 +189,11 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
    *
    * @example const pyAdd = app.remoteTask<[x: number, y: number], number>('tasks.add');
    */
-  remoteTask<A extends unknown[], R>(name: string, options: TaskOptions<A> = {}): Task<A, R, never> {
-    return makeHandle<A, R, never>(this, defineRemoteTask(name, options as TaskOptions<unknown[]>));
+  remoteTask<A extends unknown[], R>(
+    name: string,
+    options: TaskOptions<A> = {},
+  ): Task<A, R, never> {
+    return makeHandle<A, R, never>(this, defineRemoteTask(name, options));
   }
 
   /** Registered task definitions, by name. */
@@ -190,7 +231,8 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
     options: ApplyOptions,
   ): Promise<AsyncResult<unknown>> {
     if (def.local && def.options.typing) {
-      const bound = def.options.kwargsTo === 'context' ? args : bindKwargs(def.name, args, kwargs, def.params);
+      const bound =
+        def.options.kwargsTo === 'context' ? args : bindKwargs(def.name, args, kwargs, def.params);
       checkArity(def.name, bound, def.params);
     }
     if (this.#conf.taskAlwaysEager) return applyLocal(this, def, [...args], kwargs);
@@ -199,7 +241,11 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
   }
 
   /** @internal */
-  applyLocal(def: TaskDefinition, args: unknown[], kwargs: Record<string, unknown>): Promise<AsyncResult<unknown>> {
+  applyLocal(
+    def: TaskDefinition,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+  ): Promise<AsyncResult<unknown>> {
     return applyLocal(this, def, args, kwargs);
   }
 
@@ -257,7 +303,10 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
   maybeBackend(): Promise<ResultBackend | null> {
     if (this.#closed) return Promise.reject(new CeleriacError('CLOSED', 'The app is closed'));
     this.#backend ??= (async () => {
-      const backend = await createBackend(this.backendUrl, this.#conf.resultBackendTransportOptions);
+      const backend = await createBackend(
+        this.backendUrl,
+        this.#conf.resultBackendTransportOptions,
+      );
       await backend?.connect();
       return backend;
     })();

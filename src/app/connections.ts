@@ -9,7 +9,17 @@ import type { Transport } from '../transport/types.js';
 /** The embedded default: one SQLite file, relative to the working directory. */
 export const DEFAULT_SQLITE_URL = 'sqlite:///.celeriac/celeriac.db';
 
-type Scheme = 'memory' | 'sqlite' | 'redis' | 'rediss' | 'sentinel' | 'amqp' | 'amqps' | 'pyamqp' | 'rpc' | 'disabled';
+type Scheme =
+  | 'memory'
+  | 'sqlite'
+  | 'redis'
+  | 'rediss'
+  | 'sentinel'
+  | 'amqp'
+  | 'amqps'
+  | 'pyamqp'
+  | 'rpc'
+  | 'disabled';
 
 /** The scheme of a URL, validated. Throws ConfigError naming the setting and the fix. */
 export function schemeOf(url: string, setting: string): Scheme {
@@ -27,6 +37,7 @@ export function schemeOf(url: string, setting: string): Scheme {
     case 'rpc':
     case 'disabled':
       return scheme;
+    case undefined:
     default:
       throw new ConfigError(`${setting} '${url}' is not a URL celeriac can use`, {
         setting,
@@ -37,7 +48,10 @@ export function schemeOf(url: string, setting: string): Scheme {
 }
 
 /** Creates (does not connect) the transport for a broker URL. */
-export async function createTransport(url: string, options: Record<string, unknown>): Promise<Transport> {
+export async function createTransport(
+  url: string,
+  options: Record<string, unknown>,
+): Promise<Transport> {
   const scheme = schemeOf(url, 'brokerUrl');
   switch (scheme) {
     case 'memory': {
@@ -68,7 +82,10 @@ export async function createTransport(url: string, options: Record<string, unkno
 }
 
 /** Creates (does not connect) the result backend for a URL; null = results disabled. */
-export async function createBackend(url: string, options: Record<string, unknown>): Promise<ResultBackend | null> {
+export async function createBackend(
+  url: string,
+  options: Record<string, unknown>,
+): Promise<ResultBackend | null> {
   const scheme = schemeOf(url, 'resultBackend');
   switch (scheme) {
     case 'disabled':
@@ -101,5 +118,8 @@ export async function createBackend(url: string, options: Record<string, unknown
 
 /** A URL with its password masked, for banners and logs. */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z0-9+.-]+:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:**@`);
+  return url.replace(
+    /^([a-z0-9+.-]+:\/\/)([^:@/]*):([^@/]*)@/i,
+    (_m, scheme: string, user: string) => `${scheme}${user}:**@`,
+  );
 }

@@ -21,7 +21,12 @@ export interface EagerHost {
 }
 
 /** The request an eager run sees. */
-export function eagerRequest(def: TaskDefinition, args: unknown[], kwargs: Record<string, unknown>, id = uuid()): TaskRequest {
+export function eagerRequest(
+  def: TaskDefinition,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  id = uuid(),
+): TaskRequest {
   return {
     id,
     task: def.name,
@@ -69,7 +74,12 @@ export async function applyLocal(
     case 'failure':
     case 'retry':
       if (host.conf.taskEagerPropagates) throw outcome.error;
-      meta = { ...base, status: 'FAILURE', result: exceptionInfoFromError(outcome.error), traceback: outcome.traceback };
+      meta = {
+        ...base,
+        status: 'FAILURE',
+        result: exceptionInfoFromError(outcome.error),
+        traceback: outcome.traceback,
+      };
       break;
     case 'reject':
     case 'ignore':

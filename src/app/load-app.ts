@@ -28,18 +28,26 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Celery
   const attr = hasAttr ? spec.slice(colon + 1) : undefined;
   const file = findFile(resolve(cwd, path));
   if (!file) {
-    throw new CeleriacError('APP_LOAD_FAILED', `Cannot find the app module '${path}' (looked in ${cwd})`, {
-      hint: 'pass the path of the module that creates the app, e.g. -A tasks.ts or -A src/tasks.ts:app',
-    });
+    throw new CeleriacError(
+      'APP_LOAD_FAILED',
+      `Cannot find the app module '${path}' (looked in ${cwd})`,
+      {
+        hint: 'pass the path of the module that creates the app, e.g. -A tasks.ts or -A src/tasks.ts:app',
+      },
+    );
   }
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new CeleriacError('APP_LOAD_FAILED', `Loading the app module '${path}' failed: ${(error as Error).message}`, {
-      cause: error,
-      hint: 'fix the error in the module (the cause is printed with --loglevel=debug)',
-    });
+    throw new CeleriacError(
+      'APP_LOAD_FAILED',
+      `Loading the app module '${path}' failed: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'fix the error in the module (the cause is printed with --loglevel=debug)',
+      },
+    );
   }
   const candidates = attr ? [attr] : ['app', 'celery', 'default'];
   for (const name of candidates) {
@@ -57,7 +65,15 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Celery
 }
 
 function findFile(path: string): string | undefined {
-  const candidates = [path, `${path}.ts`, `${path}.js`, `${path}.mts`, `${path}.mjs`, resolve(path, 'index.ts'), resolve(path, 'index.js')];
+  const candidates = [
+    path,
+    `${path}.ts`,
+    `${path}.js`,
+    `${path}.mts`,
+    `${path}.mjs`,
+    resolve(path, 'index.ts'),
+    resolve(path, 'index.js'),
+  ];
   return candidates.find((candidate) => {
     try {
       return statSync(candidate).isFile();

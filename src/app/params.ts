@@ -62,7 +62,9 @@ export function bindKwargs(
   if (params.names === null) {
     throw new ArgumentsError(
       `${taskName}() got keyword arguments ${keys.join(', ')} but its parameter names are unknown`,
-      { hint: "give the task a 'params' option listing its parameter names, e.g. params: ['x', 'y']" },
+      {
+        hint: "give the task a 'params' option listing its parameter names, e.g. params: ['x', 'y']",
+      },
     );
   }
   const out = [...args];

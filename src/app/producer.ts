@@ -104,7 +104,10 @@ export class Producer {
     options: ApplyOptions,
   ): Promise<string> {
     const built = this.build(name, taskOptions, args, kwargs, options);
-    const wire = encodeTaskMessage(built.message, { serializer: built.serializer, compression: built.compression });
+    const wire = encodeTaskMessage(built.message, {
+      serializer: built.serializer,
+      compression: built.compression,
+    });
     await this.publish(wire, built, options, built.message.priority);
     return built.message.id;
   }
@@ -117,23 +120,37 @@ export class Producer {
     priority: number | null = null,
   ): Promise<void> {
     const conf = this.#host.conf;
-    const policy = { ...(conf.taskPublishRetryPolicy as Record<string, number>), ...(options.retryPolicy ?? {}) };
+    const policy = {
+      ...(conf.taskPublishRetryPolicy as Record<string, number>),
+      ...(options.retryPolicy ?? {}),
+    };
     const retry = options.retry ?? conf.taskPublishRetry;
     const maxRetries = retry ? (policy.maxRetries ?? 3) : 0;
     for (let attempt = 0; ; attempt++) {
       try {
         const transport = await this.#host.connection();
         if (!this.#declared.has(route.queue)) {
-          await transport.declare({ name: route.queue, exchange: route.bindExchange, routingKey: route.queue });
+          await transport.declare({
+            name: route.queue,
+            exchange: route.bindExchange,
+            routingKey: route.queue,
+          });
           this.#declared.add(route.queue);
         }
-        await transport.publish(wire, { exchange: route.exchange, routingKey: route.routingKey }, {
-          priority: priority ?? undefined,
-        });
+        await transport.publish(
+          wire,
+          { exchange: route.exchange, routingKey: route.routingKey },
+          {
+            priority: priority ?? undefined,
+          },
+        );
         return;
       } catch (error) {
         if (!(error instanceof ConnectionError) || attempt >= maxRetries) throw error;
-        const wait = Math.min(policy.intervalMax ?? 0.2, (policy.intervalStart ?? 0) + attempt * (policy.intervalStep ?? 0.2));
+        const wait = Math.min(
+          policy.intervalMax ?? 0.2,
+          (policy.intervalStart ?? 0) + attempt * (policy.intervalStep ?? 0.2),
+        );
         await delay(wait * 1000);
       }
     }

@@ -25,9 +25,18 @@ export function resolveRoute(
   taskQueue: string | undefined,
   options: Pick<ApplyOptions, 'queue' | 'exchange' | 'routingKey'>,
 ): Route {
-  const queue = options.queue ?? routeFromTable(conf.taskRoutes, taskName) ?? taskQueue ?? conf.taskDefaultQueue;
+  const queue =
+    options.queue ??
+    routeFromTable(conf.taskRoutes, taskName) ??
+    taskQueue ??
+    conf.taskDefaultQueue;
   if (options.exchange !== undefined && options.exchange !== '') {
-    return { queue, exchange: options.exchange, routingKey: options.routingKey ?? queue, bindExchange: options.exchange };
+    return {
+      queue,
+      exchange: options.exchange,
+      routingKey: options.routingKey ?? queue,
+      bindExchange: options.exchange,
+    };
   }
   return { queue, exchange: '', routingKey: queue, bindExchange: conf.taskDefaultExchange };
 }
@@ -36,7 +45,11 @@ function routeFromTable(routes: Record<string, unknown>, taskName: string): stri
   for (const [pattern, target] of Object.entries(routes)) {
     if (!globMatch(pattern, taskName)) continue;
     if (typeof target === 'string') return target;
-    if (typeof target === 'object' && target !== null && typeof (target as { queue?: unknown }).queue === 'string') {
+    if (
+      typeof target === 'object' &&
+      target !== null &&
+      typeof (target as { queue?: unknown }).queue === 'string'
+    ) {
       return (target as { queue: string }).queue;
     }
     throw new ConfigError(`taskRoutes['${pattern}'] must be a queue name or { queue: 'name' }`, {
@@ -49,7 +62,10 @@ function routeFromTable(routes: Record<string, unknown>, taskName: string): stri
 function globMatch(pattern: string, name: string): boolean {
   if (!pattern.includes('*') && !pattern.includes('?')) return pattern === name;
   const re = new RegExp(
-    `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`,
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
   );
   return re.test(name);
 }

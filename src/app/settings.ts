@@ -43,10 +43,11 @@ const strList: Check<string[]> = (v) => {
   if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
     throw new TypeError('expected a list of strings');
   }
-  return list as string[];
+  return list;
 };
 const record: Check<Record<string, unknown>> = (v) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('expected an object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TypeError('expected an object');
   return v as Record<string, unknown>;
 };
 const oneOf =
@@ -64,46 +65,214 @@ function spec<T>(python: string, def: T, check: Check<T>, doc: string): SettingS
 
 /** The settings celeriac supports, with Celery's names and celeriac's defaults. */
 export const SETTINGS = {
-  brokerUrl: spec('broker_url', null as string | null, optStr, 'Broker URL; unset = the embedded SQLite file'),
-  resultBackend: spec('result_backend', null as string | null, optStr, 'Result store URL; unset = the embedded SQLite file'),
-  brokerTransportOptions: spec('broker_transport_options', {} as Record<string, unknown>, record, 'Options for the transport (visibilityTimeout, ...)'),
-  resultBackendTransportOptions: spec('result_backend_transport_options', {} as Record<string, unknown>, record, 'Options for the result store'),
-  brokerConnectionTimeout: spec('broker_connection_timeout', 4, num, 'Seconds to wait for the broker to answer'),
-  brokerConnectionRetryOnStartup: spec('broker_connection_retry_on_startup', true, bool, 'Keep retrying the broker at start-up'),
-  taskSerializer: spec('task_serializer', 'json', oneOf('json', 'msgpack'), 'Serializer for task messages'),
-  resultSerializer: spec('result_serializer', 'json', oneOf('json', 'msgpack'), 'Serializer for results'),
-  acceptContent: spec('accept_content', ['json'], strList, 'Content types (or names) a worker accepts'),
-  resultAcceptContent: spec('result_accept_content', null as string[] | null, (v) => (v == null ? null : strList(v)), 'Content types accepted for results'),
-  taskCompression: spec('task_compression', null as string | null, optStr, 'Compression for task messages (zlib, gzip, brotli)'),
-  resultCompression: spec('result_compression', null as string | null, optStr, 'Compression for results'),
-  taskProtocol: spec('task_protocol', 2, (v) => { if (v !== 2 && v !== 1) throw new TypeError('expected 2 (1 is read, never written)'); return 2 as const; }, 'Message protocol version written'),
+  brokerUrl: spec(
+    'broker_url',
+    null as string | null,
+    optStr,
+    'Broker URL; unset = the embedded SQLite file',
+  ),
+  resultBackend: spec(
+    'result_backend',
+    null as string | null,
+    optStr,
+    'Result store URL; unset = the embedded SQLite file',
+  ),
+  brokerTransportOptions: spec(
+    'broker_transport_options',
+    {},
+    record,
+    'Options for the transport (visibilityTimeout, ...)',
+  ),
+  resultBackendTransportOptions: spec(
+    'result_backend_transport_options',
+    {},
+    record,
+    'Options for the result store',
+  ),
+  brokerConnectionTimeout: spec(
+    'broker_connection_timeout',
+    4,
+    num,
+    'Seconds to wait for the broker to answer',
+  ),
+  brokerConnectionRetryOnStartup: spec(
+    'broker_connection_retry_on_startup',
+    true,
+    bool,
+    'Keep retrying the broker at start-up',
+  ),
+  taskSerializer: spec(
+    'task_serializer',
+    'json',
+    oneOf('json', 'msgpack'),
+    'Serializer for task messages',
+  ),
+  resultSerializer: spec(
+    'result_serializer',
+    'json',
+    oneOf('json', 'msgpack'),
+    'Serializer for results',
+  ),
+  acceptContent: spec(
+    'accept_content',
+    ['json'],
+    strList,
+    'Content types (or names) a worker accepts',
+  ),
+  resultAcceptContent: spec(
+    'result_accept_content',
+    null as string[] | null,
+    (v) => (v == null ? null : strList(v)),
+    'Content types accepted for results',
+  ),
+  taskCompression: spec(
+    'task_compression',
+    null as string | null,
+    optStr,
+    'Compression for task messages (zlib, gzip, brotli)',
+  ),
+  resultCompression: spec(
+    'result_compression',
+    null as string | null,
+    optStr,
+    'Compression for results',
+  ),
+  taskProtocol: spec(
+    'task_protocol',
+    2,
+    (v) => {
+      if (v !== 2 && v !== 1) throw new TypeError('expected 2 (1 is read, never written)');
+      return 2 as const;
+    },
+    'Message protocol version written',
+  ),
   resultExpires: spec('result_expires', 86400, num, 'Seconds results are kept (0 = forever)'),
-  resultExtended: spec('result_extended', false, bool, 'Store name, args, kwargs, worker, retries and queue with results'),
+  resultExtended: spec(
+    'result_extended',
+    false,
+    bool,
+    'Store name, args, kwargs, worker, retries and queue with results',
+  ),
   taskIgnoreResult: spec('task_ignore_result', false, bool, 'Do not store results by default'),
-  taskStoreErrorsEvenIfIgnored: spec('task_store_errors_even_if_ignored', false, bool, 'Store failures of tasks that ignore results'),
+  taskStoreErrorsEvenIfIgnored: spec(
+    'task_store_errors_even_if_ignored',
+    false,
+    bool,
+    'Store failures of tasks that ignore results',
+  ),
   taskTrackStarted: spec('task_track_started', false, bool, 'Store STARTED when a task starts'),
   taskDefaultQueue: spec('task_default_queue', 'celery', str, 'Queue of tasks with no route'),
-  taskDefaultExchange: spec('task_default_exchange', 'celery', str, 'Exchange of the default queue'),
-  taskDefaultRoutingKey: spec('task_default_routing_key', null as string | null, optStr, 'Routing key of the default queue (default: the queue name)'),
-  taskDefaultPriority: spec('task_default_priority', null as number | null, optNum, 'Priority of tasks sent without one'),
-  taskDefaultRateLimit: spec('task_default_rate_limit', null as string | null, optStr, 'Rate limit of tasks with none of their own'),
-  taskRoutes: spec('task_routes', {} as Record<string, unknown>, record, "Task name (or glob) → { queue } or a queue name"),
-  taskAcksLate: spec('task_acks_late', true, bool, 'Acknowledge after the task finished (celeriac default: true)'),
-  taskRejectOnWorkerLost: spec('task_reject_on_worker_lost', false, bool, 'Requeue a task whose worker process died'),
-  taskTimeLimit: spec('task_time_limit', null as number | null, optNum, 'Hard time limit in seconds'),
-  taskSoftTimeLimit: spec('task_soft_time_limit', null as number | null, optNum, 'Soft time limit in seconds'),
-  taskAlwaysEager: spec('task_always_eager', false, bool, 'Run tasks in-process when called with delay()'),
-  taskEagerPropagates: spec('task_eager_propagates', false, bool, 'Eager tasks rethrow their errors'),
-  taskStoreEagerResult: spec('task_store_eager_result', false, bool, 'Eager tasks store their results'),
-  taskPublishRetry: spec('task_publish_retry', true, bool, 'Retry publishing when the broker connection fails'),
-  taskPublishRetryPolicy: spec('task_publish_retry_policy', { maxRetries: 3, intervalStart: 0, intervalStep: 0.2, intervalMax: 0.2 } as Record<string, unknown>, record, 'maxRetries, intervalStart, intervalStep, intervalMax'),
+  taskDefaultExchange: spec(
+    'task_default_exchange',
+    'celery',
+    str,
+    'Exchange of the default queue',
+  ),
+  taskDefaultRoutingKey: spec(
+    'task_default_routing_key',
+    null as string | null,
+    optStr,
+    'Routing key of the default queue (default: the queue name)',
+  ),
+  taskDefaultPriority: spec(
+    'task_default_priority',
+    null as number | null,
+    optNum,
+    'Priority of tasks sent without one',
+  ),
+  taskDefaultRateLimit: spec(
+    'task_default_rate_limit',
+    null as string | null,
+    optStr,
+    'Rate limit of tasks with none of their own',
+  ),
+  taskRoutes: spec('task_routes', {}, record, 'Task name (or glob) → { queue } or a queue name'),
+  taskAcksLate: spec(
+    'task_acks_late',
+    true,
+    bool,
+    'Acknowledge after the task finished (celeriac default: true)',
+  ),
+  taskRejectOnWorkerLost: spec(
+    'task_reject_on_worker_lost',
+    false,
+    bool,
+    'Requeue a task whose worker process died',
+  ),
+  taskTimeLimit: spec(
+    'task_time_limit',
+    null as number | null,
+    optNum,
+    'Hard time limit in seconds',
+  ),
+  taskSoftTimeLimit: spec(
+    'task_soft_time_limit',
+    null as number | null,
+    optNum,
+    'Soft time limit in seconds',
+  ),
+  taskAlwaysEager: spec(
+    'task_always_eager',
+    false,
+    bool,
+    'Run tasks in-process when called with delay()',
+  ),
+  taskEagerPropagates: spec(
+    'task_eager_propagates',
+    false,
+    bool,
+    'Eager tasks rethrow their errors',
+  ),
+  taskStoreEagerResult: spec(
+    'task_store_eager_result',
+    false,
+    bool,
+    'Eager tasks store their results',
+  ),
+  taskPublishRetry: spec(
+    'task_publish_retry',
+    true,
+    bool,
+    'Retry publishing when the broker connection fails',
+  ),
+  taskPublishRetryPolicy: spec(
+    'task_publish_retry_policy',
+    { maxRetries: 3, intervalStart: 0, intervalStep: 0.2, intervalMax: 0.2 },
+    record,
+    'maxRetries, intervalStart, intervalStep, intervalMax',
+  ),
   taskSendSentEvent: spec('task_send_sent_event', false, bool, 'Send task-sent events'),
-  taskDeadLetterQueue: spec('(celeriac)', 'celeriac.dead_letter', str, 'Queue that receives messages that cannot be processed'),
-  taskMaxRedeliveries: spec('(celeriac)', 5, int, 'Deliveries of one message after which it goes to the dead-letter queue'),
-  workerConcurrency: spec('worker_concurrency', null as number | null, optNum, 'Task slots (default: number of CPUs)'),
-  workerPrefetchMultiplier: spec('worker_prefetch_multiplier', 1, int, 'Messages reserved per slot (celeriac default: 1, no starvation)'),
+  taskDeadLetterQueue: spec(
+    '(celeriac)',
+    'celeriac.dead_letter',
+    str,
+    'Queue that receives messages that cannot be processed',
+  ),
+  taskMaxRedeliveries: spec(
+    '(celeriac)',
+    5,
+    int,
+    'Deliveries of one message after which it goes to the dead-letter queue',
+  ),
+  workerConcurrency: spec(
+    'worker_concurrency',
+    null as number | null,
+    optNum,
+    'Task slots (default: number of CPUs)',
+  ),
+  workerPrefetchMultiplier: spec(
+    'worker_prefetch_multiplier',
+    1,
+    int,
+    'Messages reserved per slot (celeriac default: 1, no starvation)',
+  ),
   workerSendTaskEvents: spec('worker_send_task_events', false, bool, 'Send task events (-E)'),
-  workerHeartbeatInterval: spec('(worker heartbeat)', 2, num, 'Seconds between worker-heartbeat events'),
+  workerHeartbeatInterval: spec(
+    '(worker heartbeat)',
+    2,
+    num,
+    'Seconds between worker-heartbeat events',
+  ),
   timezone: spec('timezone', 'UTC', str, 'Time zone for naive dates'),
   enableUtc: spec('enable_utc', true, bool, 'Naive dates are UTC'),
   include: spec('include', [] as string[], strList, 'Modules to import when a worker starts'),
@@ -130,7 +299,11 @@ export function defaultSettings(): Settings {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(SETTINGS) as SettingName[]) {
     const def: unknown = SETTINGS[key].default;
-    out[key] = Array.isArray(def) ? [...(def as unknown[])] : typeof def === 'object' && def !== null ? { ...def } : def;
+    out[key] = Array.isArray(def)
+      ? [...(def as unknown[])]
+      : typeof def === 'object' && def !== null
+        ? { ...def }
+        : def;
   }
   return out as Settings;
 }

@@ -10,8 +10,10 @@ import type { ApplyOptions } from './task-types.js';
 /** apply_async options of a signature (wire names) as ApplyOptions. */
 export function applyOptionsFromSignature(options: Record<string, unknown>): ApplyOptions {
   const out: ApplyOptions = {};
-  const str = (k: string): string | undefined => (typeof options[k] === 'string' ? (options[k] as string) : undefined);
-  const num = (k: string): number | undefined => (typeof options[k] === 'number' ? (options[k] as number) : undefined);
+  const str = (k: string): string | undefined =>
+    typeof options[k] === 'string' ? options[k] : undefined;
+  const num = (k: string): number | undefined =>
+    typeof options[k] === 'number' ? options[k] : undefined;
   const taskId = str('task_id');
   if (taskId !== undefined) out.taskId = taskId;
   const queue = str('queue');
@@ -33,7 +35,8 @@ export function applyOptionsFromSignature(options: Record<string, unknown>): App
   const soft = num('soft_time_limit');
   if (soft !== undefined) out.softTimeLimit = soft;
   if (typeof options.ignore_result === 'boolean') out.ignoreResult = options.ignore_result;
-  if (typeof options.headers === 'object' && options.headers !== null) out.headers = options.headers as Record<string, unknown>;
+  if (typeof options.headers === 'object' && options.headers !== null)
+    out.headers = options.headers as Record<string, unknown>;
   const shadow = str('shadow');
   if (shadow !== undefined) out.shadow = shadow;
   const link = signatureList(options.link);
@@ -47,7 +50,9 @@ function signatureList(value: unknown): Signature[] | undefined {
   if (value === undefined || value === null) return undefined;
   const list = Array.isArray(value) ? value : [value];
   return list
-    .filter((v): v is SignatureData | Record<string, unknown> => typeof v === 'object' && v !== null)
+    .filter(
+      (v): v is SignatureData | Record<string, unknown> => typeof v === 'object' && v !== null,
+    )
     .map((v) =>
       'subtaskType' in v
         ? Signature.fromData(v as SignatureData)

@@ -90,7 +90,12 @@ export interface TaskRequest {
   kwargs: Record<string, unknown>;
   retries: number;
   hostname: string | null;
-  deliveryInfo: { exchange: string; routingKey: string; priority: number | null; redelivered: boolean };
+  deliveryInfo: {
+    exchange: string;
+    routingKey: string;
+    priority: number | null;
+    redelivered: boolean;
+  };
   /** ISO string or null. */
   eta: string | null;
   /** ISO string or null. */
@@ -149,7 +154,12 @@ export interface ApplyOptions {
   linkError?: Signature | Signature[];
   /** Retry publishing when the broker connection fails. */
   retry?: boolean;
-  retryPolicy?: { maxRetries?: number; intervalStart?: number; intervalStep?: number; intervalMax?: number };
+  retryPolicy?: {
+    maxRetries?: number;
+    intervalStart?: number;
+    intervalStep?: number;
+    intervalMax?: number;
+  };
   shadow?: string;
   timeLimit?: number;
   softTimeLimit?: number;
@@ -192,7 +202,9 @@ export type AnyTask = Task<any, any, any>;
 /** The argument tuple of a task type. */
 export type TaskArgs<T> = T extends { si(...args: infer A): unknown } ? A : unknown[];
 /** The result type of a task type. */
-export type TaskResult<T> = T extends { delay(...args: never[]): Promise<AsyncResult<infer R>> } ? R : unknown;
+export type TaskResult<T> = T extends { delay(...args: never[]): Promise<AsyncResult<infer R>> }
+  ? R
+  : unknown;
 
 /** A prefix of a tuple's elements, each prefix length allowed. */
 export type PartialArgs<A extends unknown[]> = A extends [...infer Head, unknown]

@@ -50,7 +50,11 @@ export interface TaskHost {
     kwargs: Record<string, unknown>,
     options: ApplyOptions,
   ): Promise<AsyncResult<unknown>>;
-  applyLocal(def: TaskDefinition, args: unknown[], kwargs: Record<string, unknown>): Promise<AsyncResult<unknown>>;
+  applyLocal(
+    def: TaskDefinition,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+  ): Promise<AsyncResult<unknown>>;
   callDirect(def: TaskDefinition, args: unknown[]): unknown;
 }
 
@@ -103,8 +107,20 @@ export abstract class BaseTask<A extends unknown[] = unknown[], R = unknown> {
 
   beforeStart?(taskId: string, args: A, kwargs: Record<string, unknown>): unknown;
   onSuccess?(retval: R, taskId: string, args: A, kwargs: Record<string, unknown>): unknown;
-  onFailure?(exc: Error, taskId: string, args: A, kwargs: Record<string, unknown>, traceback: string): unknown;
-  onRetry?(exc: Error, taskId: string, args: A, kwargs: Record<string, unknown>, traceback: string): unknown;
+  onFailure?(
+    exc: Error,
+    taskId: string,
+    args: A,
+    kwargs: Record<string, unknown>,
+    traceback: string,
+  ): unknown;
+  onRetry?(
+    exc: Error,
+    taskId: string,
+    args: A,
+    kwargs: Record<string, unknown>,
+    traceback: string,
+  ): unknown;
   afterReturn?(
     status: string,
     retval: unknown,
@@ -158,11 +174,13 @@ export function defineFunctionTask(
     name,
     options: resolveOptions(name, options),
     params,
-    schema: options.schema as StandardSchemaV1 | undefined,
+    schema: options.schema,
     hooks: {},
     local: true,
     invoke(ctx, args) {
-      return bind ? (fn as (c: TaskContext, ...a: unknown[]) => unknown)(ctx, ...args) : (fn as (...a: unknown[]) => unknown)(...args);
+      return bind
+        ? (fn as (c: TaskContext, ...a: unknown[]) => unknown)(ctx, ...args)
+        : (fn as (...a: unknown[]) => unknown)(...args);
     },
   };
 }
@@ -177,8 +195,8 @@ export function defineClassTask(
   const merged = { ...statics, ...options };
   const name = merged.name ?? defaultName(host.main, instance.constructor.name);
   instance.attach(host.contextStorage);
-  const run = instance.run.bind(instance) as (...a: unknown[]) => unknown;
-  const inspected = inspectParams(instance.run);
+  const run = (...a: unknown[]): unknown => instance.run(...a);
+  const inspected = inspectParams((Object.getPrototypeOf(instance) as { run: Function }).run);
   const params: ParamInfo = merged.params
     ? { names: merged.params, required: inspected.required, rest: inspected.rest }
     : inspected;
@@ -187,14 +205,26 @@ export function defineClassTask(
     name,
     options: resolveOptions(name, merged),
     params,
-    schema: merged.schema as StandardSchemaV1 | undefined,
+    schema: merged.schema,
     local: true,
     hooks: {
-      beforeStart: i.beforeStart && ((ctx) => i.beforeStart?.(ctx.request.id, ctx.request.args, ctx.request.kwargs)),
-      onSuccess: i.onSuccess && ((v, ctx) => i.onSuccess?.(v, ctx.request.id, ctx.request.args, ctx.request.kwargs)),
-      onFailure: i.onFailure && ((e, ctx, tb) => i.onFailure?.(e, ctx.request.id, ctx.request.args, ctx.request.kwargs, tb)),
-      onRetry: i.onRetry && ((e, ctx, tb) => i.onRetry?.(e, ctx.request.id, ctx.request.args, ctx.request.kwargs, tb)),
-      afterReturn: i.afterReturn && ((s, v, ctx) => i.afterReturn?.(s, v, ctx.request.id, ctx.request.args, ctx.request.kwargs)),
+      beforeStart:
+        i.beforeStart &&
+        ((ctx) => i.beforeStart?.(ctx.request.id, ctx.request.args, ctx.request.kwargs)),
+      onSuccess:
+        i.onSuccess &&
+        ((v, ctx) => i.onSuccess?.(v, ctx.request.id, ctx.request.args, ctx.request.kwargs)),
+      onFailure:
+        i.onFailure &&
+        ((e, ctx, tb) =>
+          i.onFailure?.(e, ctx.request.id, ctx.request.args, ctx.request.kwargs, tb)),
+      onRetry:
+        i.onRetry &&
+        ((e, ctx, tb) => i.onRetry?.(e, ctx.request.id, ctx.request.args, ctx.request.kwargs, tb)),
+      afterReturn:
+        i.afterReturn &&
+        ((s, v, ctx) =>
+          i.afterReturn?.(s, v, ctx.request.id, ctx.request.args, ctx.request.kwargs)),
     },
     invoke(ctx, args) {
       return host.contextStorage.run(ctx, () => run(...args));
@@ -220,7 +250,10 @@ export function defineRemoteTask(name: string, options: TaskOptions<unknown[]>):
 }
 
 /** Wraps a definition into the callable, typed handle. */
-export function makeHandle<A extends unknown[], R, Raw>(host: TaskHost, def: TaskDefinition): Task<A, R, Raw> {
+export function makeHandle<A extends unknown[], R, Raw>(
+  host: TaskHost,
+  def: TaskDefinition,
+): Task<A, R, Raw> {
   const handle = (...args: unknown[]): unknown => {
     if (def.options.typing) checkArity(def.name, args, def.params);
     return host.callDirect(def, args);
@@ -229,11 +262,15 @@ export function makeHandle<A extends unknown[], R, Raw>(host: TaskHost, def: Tas
     taskName: def.name,
     options: def.options,
     delay: (...args: unknown[]) => host.send(def, args, {}, {}),
-    applyAsync: (args?: unknown[] | null, kwargs?: Record<string, unknown> | null, options?: ApplyOptions) =>
-      host.send(def, args ?? [], kwargs ?? {}, options ?? {}),
+    applyAsync: (
+      args?: unknown[] | null,
+      kwargs?: Record<string, unknown> | null,
+      options?: ApplyOptions,
+    ) => host.send(def, args ?? [], kwargs ?? {}, options ?? {}),
     s: (...args: unknown[]) => new Signature({ task: def.name, args }),
     si: (...args: unknown[]) => new Signature({ task: def.name, args, immutable: true }),
-    apply: (args?: unknown[], kwargs?: Record<string, unknown>) => host.applyLocal(def, args ?? [], kwargs ?? {}),
+    apply: (args?: unknown[], kwargs?: Record<string, unknown>) =>
+      host.applyLocal(def, args ?? [], kwargs ?? {}),
   };
   Object.defineProperty(handle, 'name', { value: def.name });
   return Object.assign(handle, methods) as unknown as Task<A, R, Raw>;

@@ -20,7 +20,14 @@ import type { TaskContext, TaskRequest } from './task-types.js';
 export type Outcome =
   | { kind: 'success'; value: unknown; runtime: number }
   | { kind: 'failure'; error: Error; traceback: string; runtime: number }
-  | { kind: 'retry'; retry: RetryRequest; countdown: number; error: Error; traceback: string; runtime: number }
+  | {
+      kind: 'retry';
+      retry: RetryRequest;
+      countdown: number;
+      error: Error;
+      traceback: string;
+      runtime: number;
+    }
   | { kind: 'reject'; requeue: boolean; reason: string; runtime: number }
   | { kind: 'ignore'; runtime: number };
 
@@ -35,7 +42,11 @@ export interface TraceServices {
 }
 
 /** Runs `def` for `request` and reports the outcome. */
-export async function trace(def: TaskDefinition, request: TaskRequest, services: TraceServices): Promise<Outcome> {
+export async function trace(
+  def: TaskDefinition,
+  request: TaskRequest,
+  services: TraceServices,
+): Promise<Outcome> {
   const started = performance.now();
   const runtime = (): number => (performance.now() - started) / 1000;
   const ctx = createContext(def, request, services);
@@ -47,7 +58,8 @@ export async function trace(def: TaskDefinition, request: TaskRequest, services:
     return { kind: 'failure', error: err, traceback: tracebackOf(err), runtime: runtime() };
   }
   try {
-    if (def.hooks.beforeStart) await runHook(services, 'beforeStart', () => def.hooks.beforeStart?.(ctx));
+    if (def.hooks.beforeStart)
+      await runHook(services, 'beforeStart', () => def.hooks.beforeStart?.(ctx));
     const value: unknown = await def.invoke(ctx, args);
     const outcome: Outcome = { kind: 'success', value, runtime: runtime() };
     await runHook(services, 'onSuccess', () => def.hooks.onSuccess?.(value, ctx));
@@ -56,10 +68,16 @@ export async function trace(def: TaskDefinition, request: TaskRequest, services:
   } catch (thrown) {
     const outcome = classify(def, request, thrown, services, runtime());
     if (outcome.kind === 'failure') {
-      await runHook(services, 'onFailure', () => def.hooks.onFailure?.(outcome.error, ctx, outcome.traceback));
-      await runHook(services, 'afterReturn', () => def.hooks.afterReturn?.('FAILURE', outcome.error, ctx));
+      await runHook(services, 'onFailure', () =>
+        def.hooks.onFailure?.(outcome.error, ctx, outcome.traceback),
+      );
+      await runHook(services, 'afterReturn', () =>
+        def.hooks.afterReturn?.('FAILURE', outcome.error, ctx),
+      );
     } else if (outcome.kind === 'retry') {
-      await runHook(services, 'onRetry', () => def.hooks.onRetry?.(outcome.error, ctx, outcome.traceback));
+      await runHook(services, 'onRetry', () =>
+        def.hooks.onRetry?.(outcome.error, ctx, outcome.traceback),
+      );
     }
     return outcome;
   }
@@ -68,13 +86,18 @@ export async function trace(def: TaskDefinition, request: TaskRequest, services:
 /** Binds kwargs, checks arity, and validates through the task's schema. */
 async function prepareArgs(def: TaskDefinition, request: TaskRequest): Promise<unknown[]> {
   let args =
-    def.options.kwargsTo === 'context' ? request.args : bindKwargs(def.name, request.args, request.kwargs, def.params);
+    def.options.kwargsTo === 'context'
+      ? request.args
+      : bindKwargs(def.name, request.args, request.kwargs, def.params);
   if (def.options.typing) checkArity(def.name, args, def.params);
   if (def.schema) {
     const result = await def.schema['~standard'].validate(args);
     if (result.issues) {
       const text = result.issues
-        .map((i) => `${(i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.') || 'args'}: ${i.message}`)
+        .map(
+          (i) =>
+            `${(i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.') || 'args'}: ${i.message}`,
+        )
         .join('; ');
       throw new ArgumentsError(`${def.name}() arguments are invalid: ${text}`);
     }
@@ -101,7 +124,8 @@ function classify(
       runtime,
     };
   }
-  if (thrown instanceof Reject) return { kind: 'reject', requeue: thrown.requeue, reason: thrown.reason, runtime };
+  if (thrown instanceof Reject)
+    return { kind: 'reject', requeue: thrown.requeue, reason: thrown.reason, runtime };
   if (thrown instanceof Ignore) return { kind: 'ignore', runtime };
   const error = toError(thrown);
   if (def.options.autoretryFor.some((cls) => error instanceof cls)) {
@@ -116,7 +140,14 @@ function classify(
             random: services.random,
           })
         : def.options.defaultRetryDelay;
-      return { kind: 'retry', retry: { exc: error, countdown }, countdown, error, traceback: tracebackOf(error), runtime };
+      return {
+        kind: 'retry',
+        retry: { exc: error, countdown },
+        countdown,
+        error,
+        traceback: tracebackOf(error),
+        runtime,
+      };
     }
   }
   return { kind: 'failure', error, traceback: tracebackOf(error), runtime };
@@ -128,7 +159,11 @@ function retryCountdown(def: TaskDefinition, retry: RetryRequest, now: number): 
 }
 
 /** The context a run sees (bound tasks get it as first argument). */
-export function createContext(def: TaskDefinition, request: TaskRequest, services: TraceServices): TaskContext {
+export function createContext(
+  def: TaskDefinition,
+  request: TaskRequest,
+  services: TraceServices,
+): TaskContext {
   return {
     name: def.name,
     request,

@@ -43,7 +43,12 @@ export class Signature<R = unknown> {
 
   /** A copy with changes. */
   clone(
-    changes: { args?: readonly unknown[]; kwargs?: Record<string, unknown>; options?: SignatureOptions; immutable?: boolean } = {},
+    changes: {
+      args?: readonly unknown[];
+      kwargs?: Record<string, unknown>;
+      options?: SignatureOptions;
+      immutable?: boolean;
+    } = {},
   ): Signature<R> {
     return new Signature<R>({
       task: this.task,
@@ -63,7 +68,9 @@ export class Signature<R = unknown> {
 
   /** Add an errback run with this task's id when it fails. */
   onError(errback: Signature): Signature<R> {
-    const links = Array.isArray(this.options.link_error) ? (this.options.link_error as unknown[]) : [];
+    const links = Array.isArray(this.options.link_error)
+      ? (this.options.link_error as unknown[])
+      : [];
     return this.set({ link_error: [...links, errback.toData()] });
   }
 

@@ -8,14 +8,23 @@ import { registerWorker } from './commands/worker.js';
 import { CliExit, reasonOf } from './output.js';
 
 /** Builds the program (exported for tests). */
-export function buildProgram(): Command<[], { app?: string; broker?: string; resultBackend?: string }> {
+export function buildProgram(): Command<
+  [],
+  { app?: string; broker?: string; resultBackend?: string }
+> {
   const program = new Command()
     .name('celeriac')
     .description('Celery for TypeScript: run workers and manage tasks.')
     .version(VERSION, '--version')
-    .option('-A, --app <module>', 'the module that exports the app, e.g. tasks.ts or src/tasks.ts:app')
+    .option(
+      '-A, --app <module>',
+      'the module that exports the app, e.g. tasks.ts or src/tasks.ts:app',
+    )
     .option('-b, --broker <url>', 'broker URL (overrides the app and CELERY_BROKER_URL)')
-    .option('--result-backend <url>', 'result backend URL (overrides the app and CELERY_RESULT_BACKEND)')
+    .option(
+      '--result-backend <url>',
+      'result backend URL (overrides the app and CELERY_RESULT_BACKEND)',
+    )
     .showHelpAfterError()
     .exitOverride();
   registerWorker(program);

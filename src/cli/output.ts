@@ -15,7 +15,9 @@ export class CliExit extends Error {
 export function formatValue(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value === undefined) return 'None';
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+  return (
+    JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'None'
+  );
 }
 
 /** The one-line reason for an error. */
@@ -26,7 +28,12 @@ export function reasonOf(error: unknown): string {
 }
 
 /** Parses a JSON option (--args, --kwargs) with an error that names the flag. */
-export function parseJsonOption<T>(flag: string, text: string | undefined, fallback: T, check: (v: unknown) => boolean): T {
+export function parseJsonOption<T>(
+  flag: string,
+  text: string | undefined,
+  fallback: T,
+  check: (v: unknown) => boolean,
+): T {
   if (text === undefined) return fallback;
   let value: unknown;
   try {

@@ -125,7 +125,12 @@ export interface Transport {
   /** Fanout publish (events: exchange 'celeryev'; remote control: 'celery.pidbox'). */
   broadcast(exchange: string, routingKey: string, message: WireMessage): Promise<void>;
   /** Receive fanout messages whose routing key matches `bindingKey` (`#` and `*` as AMQP topics). */
-  subscribe(exchange: string, bindingKey: string, handler: FanoutHandler, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(
+    exchange: string,
+    bindingKey: string,
+    handler: FanoutHandler,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
   close(): Promise<void>;
 }
 

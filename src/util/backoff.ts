@@ -8,7 +8,7 @@ export function exponentialBackoff(options: {
   retries: number;
   maximum: number;
   fullJitter: boolean;
-  random?: () => number;
+  random?: (() => number) | undefined;
 }): number {
   const countdown = Math.min(options.maximum, options.factor * 2 ** options.retries);
   if (!options.fullJitter) return Math.max(0, countdown);

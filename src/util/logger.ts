@@ -5,7 +5,13 @@
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
-const ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+const ORDER: Record<LogLevel, number> = {
+  DEBUG: 10,
+  INFO: 20,
+  WARNING: 30,
+  ERROR: 40,
+  CRITICAL: 50,
+};
 
 /** Parses `-l` values as Celery does (case-insensitive names, `warn` and `fatal` aliases). */
 export function parseLogLevel(value: string): LogLevel {

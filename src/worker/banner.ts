@@ -34,7 +34,8 @@ export function renderBanner(info: BannerInfo): string {
     ' -------------- [queues]',
   ];
   const queues = info.queues.map(
-    (q) => `                .> ${q.name.padEnd(16)} exchange=${q.exchange}(direct) key=${q.routingKey}`,
+    (q) =>
+      `                .> ${q.name.padEnd(16)} exchange=${q.exchange}(direct) key=${q.routingKey}`,
   );
   const tasks = info.tasks.length ? info.tasks.map((t) => `  . ${t}`) : ['  (no tasks registered)'];
   return [...art, ...queues, '', '[tasks]', ...tasks, '', ''].join('\n');

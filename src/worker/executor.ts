@@ -8,7 +8,13 @@ import type { Celery } from '../app/celery.js';
 import type { TaskDefinition } from '../app/task.js';
 import { trace, type Outcome } from '../app/trace.js';
 import type { ResultBackend } from '../backend/types.js';
-import { ContentDisallowedError, NotRegistered, SoftTimeLimitExceeded, TaskRevokedError, toError } from '../errors.js';
+import {
+  ContentDisallowedError,
+  NotRegistered,
+  SoftTimeLimitExceeded,
+  TaskRevokedError,
+  toError,
+} from '../errors.js';
 import { pyRepr } from '../protocol/repr.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import type { TaskMessage } from '../protocol/types.js';
@@ -50,7 +56,10 @@ export class Executor {
       await this.#handle(delivery);
     } catch (error) {
       // A failure of our own (broker or backend down mid-way): give the message back.
-      this.#d.logger.error(`Unrecoverable error while handling a message; it was requeued: ${toError(error).message}`, error);
+      this.#d.logger.error(
+        `Unrecoverable error while handling a message; it was requeued: ${toError(error).message}`,
+        error,
+      );
       await delivery.reject(true).catch(() => {});
     }
   }
@@ -63,9 +72,13 @@ export class Executor {
     } catch (error) {
       const err = toError(error);
       if (err instanceof ContentDisallowedError) {
-        logger.error(`${err.message}. The message was moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`);
+        logger.error(
+          `${err.message}. The message was moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`,
+        );
       } else {
-        logger.error(`Received an invalid task message (${err.message}). It was moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`);
+        logger.error(
+          `Received an invalid task message (${err.message}). It was moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`,
+        );
       }
       await deadLetter(app, delivery, err.message);
       return;
@@ -73,7 +86,9 @@ export class Executor {
     const label = `${message.shadow ?? message.task}[${message.id}]`;
     if (delivery.deliveryCount >= app.conf.taskMaxRedeliveries) {
       const reason = `delivered ${delivery.deliveryCount + 1} times without completing (taskMaxRedeliveries is ${app.conf.taskMaxRedeliveries})`;
-      logger.error(`Task ${label} was ${reason}; moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`);
+      logger.error(
+        `Task ${label} was ${reason}; moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`,
+      );
       await deadLetter(app, delivery, reason);
       return;
     }
@@ -93,17 +108,34 @@ export class Executor {
     if (state.revoked.has(message.id) || (message.expires !== null && message.expires <= now)) {
       const expired = !state.revoked.has(message.id);
       logger.info(`Discarding ${expired ? 'expired' : 'revoked'} task: ${label}`);
-      await this.#meta.revoked(message, new TaskRevokedError(expired ? 'expired' : 'revoked'), delivery);
+      await this.#meta.revoked(
+        message,
+        new TaskRevokedError(expired ? 'expired' : 'revoked'),
+        delivery,
+      );
       await delivery.ack();
       return;
     }
-    if (message.eta !== null && message.eta > now && this.#d.transport.capabilities.delayedDelivery) {
-      logger.info(`Task ${label} received (eta ${new Date(message.eta).toISOString()}): waiting in the broker until due`);
+    if (
+      message.eta !== null &&
+      message.eta > now &&
+      this.#d.transport.capabilities.delayedDelivery
+    ) {
+      logger.info(
+        `Task ${label} received (eta ${new Date(message.eta).toISOString()}): waiting in the broker until due`,
+      );
       await delivery.defer(message.eta);
       return;
     }
     logger.info(`Task ${label} received`);
-    const held: HeldTask = { message, delivery, receivedAt: now, startedAt: null, acknowledged: false, abort: new AbortController() };
+    const held: HeldTask = {
+      message,
+      delivery,
+      receivedAt: now,
+      startedAt: null,
+      acknowledged: false,
+      abort: new AbortController(),
+    };
     state.held.set(message.id, held);
     try {
       if (message.eta !== null && message.eta > app.now()) {
@@ -137,7 +169,8 @@ export class Executor {
       await delivery.ack();
       held.acknowledged = true;
     }
-    if (def.options.trackStarted ?? app.conf.taskTrackStarted) await this.#meta.started(message, delivery);
+    if (def.options.trackStarted ?? app.conf.taskTrackStarted)
+      await this.#meta.started(message, delivery);
     const request = taskRequest(message, delivery, this.#d.hostname);
     const softLimit = message.timeLimit[1] ?? def.options.softTimeLimit;
     const softTimer = softLimit
@@ -157,32 +190,51 @@ export class Executor {
     await this.#settle(def, held, outcome, acksLate, label);
   }
 
-  async #settle(def: TaskDefinition, held: HeldTask, outcome: Outcome, acksLate: boolean, label: string): Promise<void> {
+  async #settle(
+    def: TaskDefinition,
+    held: HeldTask,
+    outcome: Outcome,
+    acksLate: boolean,
+    label: string,
+  ): Promise<void> {
     const { app, logger, state } = this.#d;
     const { message, delivery } = held;
-    const ignoreResult = message.ignoreResult || (def.options.ignoreResult ?? app.conf.taskIgnoreResult);
+    const ignoreResult =
+      message.ignoreResult || (def.options.ignoreResult ?? app.conf.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
         const children = await sendSuccessFollowups(app, message, outcome.value);
         if (!ignoreResult) await this.#meta.success(message, outcome.value, children, delivery);
-        logger.info(`Task ${label} succeeded in ${outcome.runtime.toFixed(6).replace(/0{1,3}$/, '')}s: ${pyRepr(outcome.value)}`);
+        logger.info(
+          `Task ${label} succeeded in ${outcome.runtime.toFixed(6).replace(/0{1,3}$/, '')}s: ${pyRepr(outcome.value)}`,
+        );
         break;
       }
       case 'failure': {
-        const storeErrors = !(def.options.ignoreResult ?? app.conf.taskIgnoreResult) || app.conf.taskStoreErrorsEvenIfIgnored;
-        if (storeErrors) await this.#meta.failure(message, outcome.error, outcome.traceback, delivery);
+        const storeErrors =
+          !(def.options.ignoreResult ?? app.conf.taskIgnoreResult) ||
+          app.conf.taskStoreErrorsEvenIfIgnored;
+        if (storeErrors)
+          await this.#meta.failure(message, outcome.error, outcome.traceback, delivery);
         await sendErrbacks(app, message);
-        logger.error(`Task ${label} raised unexpected: ${outcome.error.name}(${pyRepr(outcome.error.message)})`, outcome.error);
+        logger.error(
+          `Task ${label} raised unexpected: ${outcome.error.name}(${pyRepr(outcome.error.message)})`,
+          outcome.error,
+        );
         break;
       }
       case 'retry': {
         await sendRetry(app, message, delivery.queue, outcome.countdown, outcome.retry);
         await this.#meta.retry(message, outcome.error, outcome.traceback, delivery);
-        logger.info(`Task ${label} retry: Retry in ${Math.round(outcome.countdown)}s: ${outcome.error.name}(${pyRepr(outcome.error.message)})`);
+        logger.info(
+          `Task ${label} retry: Retry in ${Math.round(outcome.countdown)}s: ${outcome.error.name}(${pyRepr(outcome.error.message)})`,
+        );
         break;
       }
       case 'reject':
-        logger.info(`Task ${label} rejected: ${outcome.reason}${outcome.requeue ? ' (requeued)' : ''}`);
+        logger.info(
+          `Task ${label} rejected: ${outcome.reason}${outcome.requeue ? ' (requeued)' : ''}`,
+        );
         if (!held.acknowledged) await delivery.reject(outcome.requeue);
         state.countDone(message.task);
         return;

@@ -25,19 +25,27 @@ export async function sendSignature(
     ...options,
     parentId: parent.id,
     rootId: parent.rootId ?? parent.id,
-    groupId: extra.groupId ?? (typeof sig.options.group_id === 'string' ? sig.options.group_id : null),
+    groupId:
+      extra.groupId ?? (typeof sig.options.group_id === 'string' ? sig.options.group_id : null),
   });
   if (extra.chain !== undefined) built.message.embed.chain = extra.chain;
   if (sig.options.chord && typeof sig.options.chord === 'object') {
     built.message.embed.chord = sig.options.chord as SignatureData;
   }
-  const wire = encodeTaskMessage(built.message, { serializer: built.serializer, compression: built.compression });
+  const wire = encodeTaskMessage(built.message, {
+    serializer: built.serializer,
+    compression: built.compression,
+  });
   await app.producer.publish(wire, built, {}, built.message.priority);
   return built.message.id;
 }
 
 /** On success: link callbacks, then the next chain step. Returns the children sent. */
-export async function sendSuccessFollowups(app: Celery, message: TaskMessage, retval: unknown): Promise<ChildTuple[]> {
+export async function sendSuccessFollowups(
+  app: Celery,
+  message: TaskMessage,
+  retval: unknown,
+): Promise<ChildTuple[]> {
   const children: ChildTuple[] = [];
   for (const callback of message.embed.callbacks ?? []) {
     const args = callback.immutable ? [...callback.args] : [retval, ...callback.args];

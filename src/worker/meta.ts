@@ -18,17 +18,43 @@ export class MetaWriter {
     readonly logger: Logger,
   ) {}
 
-  success(message: TaskMessage, value: unknown, children: unknown[], delivery: Delivery): Promise<void> {
+  success(
+    message: TaskMessage,
+    value: unknown,
+    children: unknown[],
+    delivery: Delivery,
+  ): Promise<void> {
     return this.#store(message, 'SUCCESS', value, null, delivery, children, true);
   }
 
-  failure(message: TaskMessage, error: Error, traceback: string | null, delivery: Delivery): Promise<void> {
-    return this.#store(message, 'FAILURE', exceptionInfoFromError(error), traceback, delivery, [], true);
+  failure(
+    message: TaskMessage,
+    error: Error,
+    traceback: string | null,
+    delivery: Delivery,
+  ): Promise<void> {
+    return this.#store(
+      message,
+      'FAILURE',
+      exceptionInfoFromError(error),
+      traceback,
+      delivery,
+      [],
+      true,
+    );
   }
 
   retry(message: TaskMessage, error: Error, traceback: string, delivery: Delivery): Promise<void> {
     const child = [[message.id, null], null];
-    return this.#store(message, 'RETRY', exceptionInfoFromError(error), traceback, delivery, [child], false);
+    return this.#store(
+      message,
+      'RETRY',
+      exceptionInfoFromError(error),
+      traceback,
+      delivery,
+      [child],
+      false,
+    );
   }
 
   revoked(message: TaskMessage, error: Error, delivery: Delivery): Promise<void> {
@@ -36,7 +62,15 @@ export class MetaWriter {
   }
 
   started(message: TaskMessage, delivery: Delivery): Promise<void> {
-    return this.#store(message, 'STARTED', { pid: process.pid, hostname: this.hostname }, null, delivery, [], false);
+    return this.#store(
+      message,
+      'STARTED',
+      { pid: process.pid, hostname: this.hostname },
+      null,
+      delivery,
+      [],
+      false,
+    );
   }
 
   custom(message: TaskMessage, state: string, meta: unknown, delivery: Delivery): Promise<void> {

@@ -5,7 +5,11 @@ import type { TaskMessage } from '../protocol/types.js';
 import type { Delivery } from '../transport/types.js';
 
 /** The `ctx.request` of a task run by a worker. */
-export function taskRequest(message: TaskMessage, delivery: Delivery, hostname: string): TaskRequest {
+export function taskRequest(
+  message: TaskMessage,
+  delivery: Delivery,
+  hostname: string,
+): TaskRequest {
   return {
     id: message.id,
     task: message.task,

@@ -51,9 +51,14 @@ export class Worker {
     this.app = app;
     this.#options = options;
     this.hostname = expandNodeName(options.hostname ?? 'celery@%h');
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? app.conf.workerConcurrency ?? availableParallelism()));
+    this.concurrency = Math.max(
+      1,
+      Math.floor(options.concurrency ?? app.conf.workerConcurrency ?? availableParallelism()),
+    );
     const exclude = new Set(options.excludeQueues ?? []);
-    this.queues = (options.queues?.length ? [...options.queues] : [app.conf.taskDefaultQueue]).filter((q) => !exclude.has(q));
+    this.queues = (
+      options.queues?.length ? [...options.queues] : [app.conf.taskDefaultQueue]
+    ).filter((q) => !exclude.has(q));
     this.logger = options.logger ?? new Logger({ level: 'WARNING' });
     this.#pool = new InlinePool(this.concurrency);
   }
@@ -80,8 +85,15 @@ export class Worker {
         concurrency: this.concurrency,
         pool: 'event loop',
         events: false,
-        queues: this.queues.map((q) => ({ name: q, exchange: app.conf.taskDefaultExchange, routingKey: q })),
-        tasks: [...app.tasks.values()].filter((t) => t.local).map((t) => t.name).sort(),
+        queues: this.queues.map((q) => ({
+          name: q,
+          exchange: app.conf.taskDefaultExchange,
+          routingKey: q,
+        })),
+        tasks: [...app.tasks.values()]
+          .filter((t) => t.local)
+          .map((t) => t.name)
+          .sort(),
         date: new Date(),
       }),
     );
@@ -89,7 +101,11 @@ export class Worker {
     const backend = await app.maybeBackend();
     this.logger.info(`Connected to ${urls.broker}`);
     for (const queue of this.queues) {
-      await transport.declare({ name: queue, exchange: app.conf.taskDefaultExchange, routingKey: queue });
+      await transport.declare({
+        name: queue,
+        exchange: app.conf.taskDefaultExchange,
+        routingKey: queue,
+      });
     }
     const executor = new Executor({
       app,
@@ -122,7 +138,9 @@ export class Worker {
     if (this.#lifecycle === 'stopped' || this.#lifecycle === 'stopping') return;
     this.#lifecycle = 'stopping';
     await this.#consumer?.close();
-    const budget = options.cold ? 0 : (options.timeout ?? this.#options.shutdownTimeout ?? 30) * 1000;
+    const budget = options.cold
+      ? 0
+      : (options.timeout ?? this.#options.shutdownTimeout ?? 30) * 1000;
     // Tasks not started yet go back at once.
     for (const held of this.state.reserved()) held.abort.abort(new Error('worker shutting down'));
     if (this.#inflight.size > 0) {

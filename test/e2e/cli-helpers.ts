@@ -13,7 +13,11 @@ export function sandbox(): { dir: string; env: NodeJS.ProcessEnv; cleanup(): voi
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-e2e-'));
   // An absolute path after sqlite:/// gives four slashes, as in SQLAlchemy's URLs.
   const url = `sqlite:///${join(dir, 'celeriac.db')}`;
-  const env = { ...process.env, CELERY_BROKER_URL: url, CELERY_RESULT_BACKEND: url };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CELERY_BROKER_URL: url,
+    CELERY_RESULT_BACKEND: url,
+  };
   delete env.NODE_OPTIONS;
   return { dir, env, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -24,14 +28,20 @@ export function run(
   options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number },
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: options.env, cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: options.env,
+      cwd: options.cwd ?? ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`celeriac ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(`celeriac ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
     }, options.timeoutMs ?? 30_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -50,7 +60,10 @@ export interface WorkerProcess {
 }
 
 /** Starts `celeriac -A examples/tasks.ts worker` and waits for its ready line. */
-export async function startWorker(env: NodeJS.ProcessEnv, extra: string[] = []): Promise<WorkerProcess> {
+export async function startWorker(
+  env: NodeJS.ProcessEnv,
+  extra: string[] = [],
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [BIN, '-A', TASKS, 'worker', '--loglevel=info', ...extra], {
     env,
     cwd: ROOT,

@@ -3,6 +3,8 @@
  * another, on the embedded SQLite default. Real processes, real signals.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run, sandbox, startWorker, TASKS } from './cli-helpers.js';
 
@@ -31,11 +33,15 @@ describe('celeriac CLI on the embedded default', () => {
       await worker.waitFor(new RegExp(`Task tasks\\.add\\[${id}\\] received`));
       await worker.waitFor(new RegExp(`Task tasks\\.add\\[${id}\\] succeeded in [0-9.]+s: 8`));
 
-      const failed = await run(['-A', TASKS, 'call', 'tasks.fail', '--args', '["boom"]'], { env: box.env });
+      const failed = await run(['-A', TASKS, 'call', 'tasks.fail', '--args', '["boom"]'], {
+        env: box.env,
+      });
       const failedId = failed.stdout.trim();
-      const shown = await run(['-A', TASKS, 'result', failedId, '--timeout', '15'], { env: box.env });
+      const shown = await run(['-A', TASKS, 'result', failedId, '--timeout', '15'], {
+        env: box.env,
+      });
       assert.equal(shown.code, 1);
-      assert.equal(shown.stdout.trim(), 'Error: boom');
+      assert.equal(shown.stdout.trim(), 'Exception: boom');
       const traced = await run(['-A', TASKS, 'result', failedId, '--traceback'], { env: box.env });
       assert.match(traced.stdout, /^Error: boom\n\s+at /);
     } finally {
@@ -46,14 +52,19 @@ describe('celeriac CLI on the embedded default', () => {
 
   test('a worker killed with SIGKILL mid-task leaves the task to the next worker', async () => {
     const first = await startWorker(box.env, ['-c', '1']);
-    const call = await run(['-A', TASKS, 'call', 'tasks.sleep', '--args', '[1.5]'], { env: box.env });
+    const call = await run(['-A', TASKS, 'call', 'tasks.sleep', '--args', '[1.5]'], {
+      env: box.env,
+    });
     const id = call.stdout.trim();
     await first.waitFor(new RegExp(`Task tasks\\.sleep\\[${id}\\] received`));
     first.child.kill('SIGKILL');
     await first.exited;
     const second = await startWorker(box.env, ['-c', '1']);
     try {
-      const result = await run(['-A', TASKS, 'result', id, '--timeout', '60'], { env: box.env, timeoutMs: 70_000 });
+      const result = await run(['-A', TASKS, 'result', id, '--timeout', '60'], {
+        env: box.env,
+        timeoutMs: 70_000,
+      });
       assert.equal(result.stdout.trim(), '1.5', result.stderr);
       await second.waitFor(new RegExp(`Task tasks\\.sleep\\[${id}\\] succeeded`));
     } finally {
@@ -62,7 +73,8 @@ describe('celeriac CLI on the embedded default', () => {
   });
 
   test('purge -f removes waiting messages and says how many', async () => {
-    for (let i = 0; i < 3; i++) await run(['-A', TASKS, 'call', 'tasks.add', '--args', '[1,1]'], { env: box.env });
+    for (let i = 0; i < 3; i++)
+      await run(['-A', TASKS, 'call', 'tasks.add', '--args', '[1,1]'], { env: box.env });
     const purge = await run(['-A', TASKS, 'purge', '-f'], { env: box.env });
     assert.equal(purge.code, 0, purge.stderr);
     assert.match(purge.stdout, /Purged 3 messages from 1 known task queue\./);
@@ -95,16 +107,25 @@ describe('celeriac CLI: bad input gets a clear one-line reason', () => {
   });
 
   test('a broker URL that is not a URL', async () => {
-    const r = await run(['-A', TASKS, '-b', 'localhost:6379', 'call', 'tasks.add', '--args', '[1,2]'], { env: box.env });
+    const r = await run(
+      ['-A', TASKS, '-b', 'localhost:6379', 'call', 'tasks.add', '--args', '[1,2]'],
+      { env: box.env },
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /brokerUrl 'localhost:6379' is not a URL celeriac can use/);
   });
 
   test('a database path that cannot be created', async () => {
-    const url = 'sqlite:////proc/celeriac-cannot-write-here/x.db';
-    const r = await run(['-A', TASKS, '-b', url, 'call', 'tasks.add', '--args', '[1,2]'], { env: box.env });
+    // A folder that cannot exist: its parent is a regular file (root ignores permissions).
+    const blocker = join(box.dir, 'a-file');
+    writeFileSync(blocker, 'not a folder');
+    const url = `sqlite:///${join(blocker, 'sub', 'x.db')}`;
+    const r = await run(['-A', TASKS, '-b', url, 'call', 'tasks.add', '--args', '[1,2]'], {
+      env: box.env,
+    });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /\/proc\/celeriac-cannot-write-here/);
+    assert.match(r.stderr, /cannot create the folder for .*a-file\/sub\/x\.db/);
+    assert.match(r.stderr, /make .* writable|writable file/);
   });
 
   test('a bad log level for the worker', async () => {

@@ -9,7 +9,10 @@ const app = new Celery('types', { broker: 'memory://', backend: 'memory://' });
 
 const add = app.task((x: number, y: number) => x + y, { name: 'tasks.add' });
 const greet = app.task(async (name: string) => `hello ${name}`, { name: 'tasks.greet' });
-const bound = app.task((ctx: TaskContext, n: number) => `${ctx.request.id}:${n}`, { name: 'tasks.bound', bind: true });
+const bound = app.task((ctx: TaskContext, n: number) => `${ctx.request.id}:${n}`, {
+  name: 'tasks.bound',
+  bind: true,
+});
 
 class Mul extends BaseTask<[number, number], number> {
   static override options = { name: 'tasks.mul' };

@@ -30,18 +30,29 @@ describe('settings', () => {
       () => new Celery('t', { resultExpires: 'soon' } as never),
       /Setting 'resultExpires' has a bad value "soon": expected a non-negative number/,
     );
-    assert.throws(() => new Celery('t', { taskSerializer: 'pickle' } as never), /expected one of 'json', 'msgpack'/);
+    assert.throws(
+      () => new Celery('t', { taskSerializer: 'pickle' } as never),
+      /expected one of 'json', 'msgpack'/,
+    );
   });
 
   test('an unparsable broker URL fails with the setting named and examples of good ones', () => {
     const app = new Celery('t', { broker: 'localhost:6379' });
-    assert.throws(() => app.validate(), (error: unknown) =>
-      error instanceof ConfigError && error.code === 'URL_INVALID' && /brokerUrl 'localhost:6379'/.test(error.message) && /redis:\/\//.test(error.message),
+    assert.throws(
+      () => app.validate(),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.code === 'URL_INVALID' &&
+        /brokerUrl 'localhost:6379'/.test(error.message) &&
+        /redis:\/\//.test(error.message),
     );
   });
 
   test('the environment overrides the app settings, the CLI overrides both', () => {
-    const env = { CELERY_BROKER_URL: 'redis://env:6379/0', CELERY_RESULT_BACKEND: 'redis://env:6379/1' };
+    const env = {
+      CELERY_BROKER_URL: 'redis://env:6379/0',
+      CELERY_RESULT_BACKEND: 'redis://env:6379/1',
+    };
     const app = new Celery('t', { broker: 'memory://' }, { env });
     assert.equal(app.brokerUrl, 'redis://env:6379/0');
     assert.equal(app.backendUrl, 'redis://env:6379/1');

@@ -31,15 +31,19 @@ describe('worker on the memory transport', () => {
     },
     { name: 'tasks.flaky', bind: true },
   );
-  const exhausted = app.task(
-    (ctx: TaskContext) => ctx.retry({ countdown: 0.01 }),
-    { name: 'tasks.exhausted', bind: true, maxRetries: 1 },
-  );
-  const echo = app.task((ctx: TaskContext, ...args: unknown[]) => ({ args, kwargs: ctx.request.kwargs }), {
-    name: 'tasks.echo',
+  const exhausted = app.task((ctx: TaskContext) => ctx.retry({ countdown: 0.01 }), {
+    name: 'tasks.exhausted',
     bind: true,
-    kwargsTo: 'context',
+    maxRetries: 1,
   });
+  const echo = app.task(
+    (ctx: TaskContext, ...args: unknown[]) => ({ args, kwargs: ctx.request.kwargs }),
+    {
+      name: 'tasks.echo',
+      bind: true,
+      kwargsTo: 'context',
+    },
+  );
   const worker = new Worker(app, { concurrency: 4, logger: quietLogger(lines) });
 
   before(async () => {
@@ -54,7 +58,11 @@ describe('worker on the memory transport', () => {
     const res = await add.delay(4, 4);
     assert.equal(await res.get({ timeout: 5 }), 8);
     assert.equal(await res.state(), 'SUCCESS');
-    assert.ok(lines.some((l) => /INFO\/MainProcess\] Task tasks\.add\[.*\] succeeded in [\d.]+s: 8/.test(l)));
+    assert.ok(
+      lines.some((l) =>
+        /INFO\/MainProcess\] Task tasks\.add\[.*\] succeeded in [\d.]+s: 8/.test(l),
+      ),
+    );
   });
 
   test('binds kwargs to parameters by name, as Python callers send them', async () => {
@@ -72,7 +80,10 @@ describe('worker on the memory transport', () => {
       return true;
     });
     assert.equal(await res.state(), 'FAILURE');
-    assert.equal(await res.get({ timeout: 1, propagate: false }) instanceof Error, true);
+    assert.equal(
+      ((await res.get({ timeout: 1, propagate: false })) as unknown) instanceof Error,
+      true,
+    );
   });
 
   test('retries re-send the task until it succeeds', async () => {
@@ -130,8 +141,15 @@ describe('worker on the memory transport', () => {
       const before = await transport.size('celeriac.dead_letter');
       await transport.publish(wire, { exchange: '', routingKey: 'celery' });
       await waitFor(async () => (await transport.size('celeriac.dead_letter')) === before + 1);
-      assert.ok(lines.some((l) => reason.test(l)), `log names the problem: ${reason}`);
-      assert.equal(await (await add.delay(2, 2)).get({ timeout: 5 }), 4, 'the worker keeps running');
+      assert.ok(
+        lines.some((l) => reason.test(l)),
+        `log names the problem: ${reason}`,
+      );
+      assert.equal(
+        await (await add.delay(2, 2)).get({ timeout: 5 }),
+        4,
+        'the worker keeps running',
+      );
     });
   }
 });
@@ -142,22 +160,46 @@ function badMessages(): Array<[string, WireMessage, RegExp]> {
   return [
     [
       'a pickle message',
-      { body: Buffer.from('\x80\x04K\x01.'), contentType: 'application/x-python-serialize', contentEncoding: 'binary', headers, properties: props },
+      {
+        body: Buffer.from('\x80\x04K\x01.'),
+        contentType: 'application/x-python-serialize',
+        contentEncoding: 'binary',
+        headers,
+        properties: props,
+      },
       /Refusing to deserialize untrusted content of type .*application\/x-python-serialize/,
     ],
     [
       'a body that is not JSON',
-      { body: Buffer.from('{not json'), contentType: 'application/json', contentEncoding: 'utf-8', headers, properties: props },
+      {
+        body: Buffer.from('{not json'),
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers,
+        properties: props,
+      },
       /invalid task message/,
     ],
     [
       'a body that is not a list',
-      { body: Buffer.from('"just a string"'), contentType: 'application/json', contentEncoding: 'utf-8', headers, properties: props },
+      {
+        body: Buffer.from('"just a string"'),
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers,
+        properties: props,
+      },
       /invalid task message/,
     ],
     [
       'a message without a task id',
-      { body: Buffer.from('[[1, 2], {}, {}]'), contentType: 'application/json', contentEncoding: 'utf-8', headers: { task: 'tasks.add' }, properties: props },
+      {
+        body: Buffer.from('[[1, 2], {}, {}]'),
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers: { task: 'tasks.add' },
+        properties: props,
+      },
       /invalid task message/,
     ],
   ];

@@ -32,12 +32,17 @@ export function registerCall(program: Command<[], GlobalOptions>): void {
         const options: ApplyOptions = {};
         if (opts.eta) options.eta = opts.eta;
         if (opts.countdown !== undefined) {
-          if (Number.isNaN(opts.countdown)) throw new CliExit('--countdown must be a number of seconds', 2);
+          if (Number.isNaN(opts.countdown))
+            throw new CliExit('--countdown must be a number of seconds', 2);
           options.countdown = opts.countdown;
         }
-        if (opts.expires) options.expires = /^\d+(\.\d+)?$/.test(opts.expires) ? Number(opts.expires) : opts.expires;
+        if (opts.expires)
+          options.expires = /^\d+(\.\d+)?$/.test(opts.expires)
+            ? Number(opts.expires)
+            : opts.expires;
         if (opts.serializer) {
-          if (opts.serializer !== 'json' && opts.serializer !== 'msgpack') throw new CliExit('--serializer must be json or msgpack', 2);
+          if (opts.serializer !== 'json' && opts.serializer !== 'msgpack')
+            throw new CliExit('--serializer must be json or msgpack', 2);
           options.serializer = opts.serializer;
         }
         if (opts.queue) options.queue = opts.queue;

@@ -15,10 +15,15 @@ export function registerPurge(program: Command<[], GlobalOptions>): void {
       const app = await appFromOptions(cmd.optsWithGlobals());
       try {
         const exclude = new Set(split(opts.excludeQueues));
-        const queues = (opts.queues ? split(opts.queues) : [app.conf.taskDefaultQueue]).filter((q) => !exclude.has(q));
+        const queues = (opts.queues ? split(opts.queues) : [app.conf.taskDefaultQueue]).filter(
+          (q) => !exclude.has(q),
+        );
         if (!opts.force) {
           if (!process.stdin.isTTY) {
-            throw new CliExit('Refusing to purge without confirmation: pass -f to purge non-interactively', 2);
+            throw new CliExit(
+              'Refusing to purge without confirmation: pass -f to purge non-interactively',
+              2,
+            );
           }
           const rl = createInterface({ input: process.stdin, output: process.stdout });
           const answer = await rl.question(
@@ -27,7 +32,8 @@ export function registerPurge(program: Command<[], GlobalOptions>): void {
               'Are you sure you want to delete all tasks (yes/NO)? ',
           );
           rl.close();
-          if (answer.trim().toLowerCase() !== 'yes') throw new CliExit('Aborted: nothing was purged', 1);
+          if (answer.trim().toLowerCase() !== 'yes')
+            throw new CliExit('Aborted: nothing was purged', 1);
         }
         const transport = await app.connection();
         let total = 0;
@@ -45,5 +51,8 @@ export function registerPurge(program: Command<[], GlobalOptions>): void {
 }
 
 function split(list: string | undefined): string[] {
-  return (list ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (list ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -10,19 +10,29 @@ export function registerResult(program: Command<[], GlobalOptions>): void {
     .description("Print a task's result.")
     .argument('<task_id>', 'the task id')
     .option('--traceback', 'print the traceback instead of the result')
-    .option('-t, --timeout <seconds>', 'seconds to wait for the result (default: do not wait)', parseFloat)
+    .option(
+      '-t, --timeout <seconds>',
+      'seconds to wait for the result (default: do not wait)',
+      parseFloat,
+    )
     .action(async (taskId, opts, cmd) => {
       const app = await appFromOptions(cmd.optsWithGlobals());
       try {
         const result = app.AsyncResult(taskId);
         if (opts.timeout === undefined && !(await result.ready())) {
-          throw new CliExit(`Task ${taskId} is ${await result.state()} (no result yet; use --timeout to wait)`, 1);
+          throw new CliExit(
+            `Task ${taskId} is ${await result.state()} (no result yet; use --timeout to wait)`,
+            1,
+          );
         }
         try {
           const value = await result.get({ timeout: opts.timeout ?? 0.001 });
-          process.stdout.write(`${opts.traceback ? formatValue((await result.traceback()) ?? 'None') : formatValue(value)}\n`);
+          process.stdout.write(
+            `${opts.traceback ? formatValue((await result.traceback()) ?? 'None') : formatValue(value)}\n`,
+          );
         } catch (error) {
-          if (error instanceof TimeoutError) throw new CliExit(`Timed out after ${opts.timeout}s waiting for task ${taskId}`, 1);
+          if (error instanceof TimeoutError)
+            throw new CliExit(`Timed out after ${opts.timeout}s waiting for task ${taskId}`, 1);
           if (error instanceof RemoteTaskError) {
             process.stdout.write(
               opts.traceback

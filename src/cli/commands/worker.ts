@@ -12,18 +12,29 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
   program
     .command('worker')
     .description('Start a worker instance.')
-    .option('-c, --concurrency <n>', 'number of task slots (default: number of CPUs)', (v) => parseInt(v, 10))
+    .option('-c, --concurrency <n>', 'number of task slots (default: number of CPUs)', (v) =>
+      parseInt(v, 10),
+    )
     .option('-Q, --queues <list>', 'comma-separated queues to consume')
     .option('-X, --exclude-queues <list>', 'comma-separated queues not to consume')
     .option('-n, --hostname <name>', 'node name (%h host, %n name, %d domain)', 'celery@%h')
     .option('-l, --loglevel <level>', 'DEBUG, INFO, WARNING, ERROR, CRITICAL', 'WARNING')
-    .option('-P, --pool <pool>', 'pool implementation (event loop now; prefork/threads arrive with the worker runtime)', 'event')
+    .option(
+      '-P, --pool <pool>',
+      'pool implementation (event loop now; prefork/threads arrive with the worker runtime)',
+      'event',
+    )
     .option('-E, --task-events', 'send task-related events')
     .option('-O <optimization>', 'Celery optimization profile (fair is the default behaviour here)')
     .option('--prefetch-multiplier <n>', 'messages reserved per slot', (v) => parseInt(v, 10))
     .option('--pidfile <path>', 'write the process id to this file')
     .option('-f, --logfile <path>', 'write logs to this file instead of stderr')
-    .option('--shutdown-timeout <seconds>', 'seconds a warm shutdown waits for running tasks', parseFloat, 30)
+    .option(
+      '--shutdown-timeout <seconds>',
+      'seconds a warm shutdown waits for running tasks',
+      parseFloat,
+      30,
+    )
     .action(async (opts, cmd) => {
       let level;
       try {
@@ -34,16 +45,25 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       if (!POOLS.includes(opts.pool as (typeof POOLS)[number])) {
         throw new CliExit(`-P/--pool must be one of ${POOLS.join(', ')}`, 2);
       }
-      if (opts.concurrency !== undefined && !(opts.concurrency >= 1)) throw new CliExit('-c/--concurrency must be a whole number >= 1', 2);
+      if (opts.concurrency !== undefined && !(opts.concurrency >= 1))
+        throw new CliExit('-c/--concurrency must be a whole number >= 1', 2);
       const app = await appFromOptions(cmd.optsWithGlobals());
-      if (opts.prefetchMultiplier !== undefined) app.configure({ workerPrefetchMultiplier: opts.prefetchMultiplier });
+      if (opts.prefetchMultiplier !== undefined)
+        app.configure({ workerPrefetchMultiplier: opts.prefetchMultiplier });
       const sink = opts.logfile ? createWriteStream(opts.logfile, { flags: 'a' }) : process.stderr;
       const logger = new Logger({ level, sink });
       if (opts.pool !== 'event' && opts.pool !== 'solo') {
-        logger.warning(`Pool '${opts.pool}' is not available yet; running tasks on the event loop pool`);
+        logger.warning(
+          `Pool '${opts.pool}' is not available yet; running tasks on the event loop pool`,
+        );
       }
-      if (opts.taskEvents) logger.warning('Task events (-E) are not available yet; continuing without them');
-      const split = (s: string | undefined): string[] => (s ?? '').split(',').map((q) => q.trim()).filter(Boolean);
+      if (opts.taskEvents)
+        logger.warning('Task events (-E) are not available yet; continuing without them');
+      const split = (s: string | undefined): string[] =>
+        (s ?? '')
+          .split(',')
+          .map((q) => q.trim())
+          .filter(Boolean);
       const worker = new Worker(app, {
         hostname: opts.hostname,
         concurrency: opts.pool === 'solo' ? 1 : opts.concurrency,

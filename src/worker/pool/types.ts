@@ -22,8 +22,21 @@ export interface PoolJob {
 /** What running a job came to, as plain data (it crosses process boundaries). */
 export type PoolOutcome =
   | { kind: 'success'; value: unknown; runtime: number }
-  | { kind: 'failure'; error: ExceptionInfo; traceback: string; runtime: number; cause?: 'time-limit' | 'worker-lost' | 'terminated' }
-  | { kind: 'retry'; retry: Omit<RetryRequest, 'exc'>; countdown: number; error: ExceptionInfo; traceback: string; runtime: number }
+  | {
+      kind: 'failure';
+      error: ExceptionInfo;
+      traceback: string;
+      runtime: number;
+      cause?: 'time-limit' | 'worker-lost' | 'terminated';
+    }
+  | {
+      kind: 'retry';
+      retry: Omit<RetryRequest, 'exc'>;
+      countdown: number;
+      error: ExceptionInfo;
+      traceback: string;
+      runtime: number;
+    }
   | { kind: 'reject'; requeue: boolean; reason: string; runtime: number }
   | { kind: 'ignore'; runtime: number };
 
