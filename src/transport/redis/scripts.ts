@@ -44,7 +44,34 @@ if nack > 0 then
 end
 local out, hset, zadd = {}, {}, {}
 local got = 0
-local function take(keyno, raw)
+-- The last occurrence of a plain string at or after \`from\`.
+local function last(raw, what, from)
+  local at = nil
+  local i = string.find(raw, what, from, true)
+  while i do
+    at = i
+    i = string.find(raw, what, i + 1, true)
+  end
+  return at
+end
+-- Fast path for envelopes in kombu's own spelling (Python's separators, properties last,
+-- names without escapes): a few string searches instead of decoding the whole JSON.
+local DI, DT = '"delivery_info": {"exchange": "', '"delivery_tag": "'
+local function fields_fast(raw)
+  local from = math.max(1, #raw - 2048)
+  local di = last(raw, DI, from)
+  local dt = last(raw, DT, from)
+  if not di or not dt then return nil end
+  local ex, rk, rest = string.match(raw, '^([^"\\\\]*)", "routing_key": "([^"\\\\]*)"([^}]*)}', di + #DI)
+  local tag = string.match(raw, '^([^"\\\\]*)"}}$', dt + #DT)
+  if not ex or not tag then return nil end
+  local again
+  if rest == '' then again = false
+  elseif rest == ', "redelivered": true' then again = true
+  else return nil end
+  return tag, '"' .. ex .. '"', '"' .. rk .. '"', again
+end
+local function fields_slow(raw)
   local tag, ex, rk, again
   local ok, env = pcall(cjson.decode, raw)
   if ok and type(env) == 'table' then
@@ -62,12 +89,17 @@ local function take(keyno, raw)
   if type(tag) ~= 'string' then tag = 'celeriac-untagged-' .. redis.sha1hex(raw) end
   if type(ex) ~= 'string' then ex = '' end
   if type(rk) ~= 'string' then rk = '' end
+  return tag, cjson.encode(ex), cjson.encode(rk), again == true
+end
+local function take(keyno, raw)
+  local tag, ex, rk, again = fields_fast(raw)
+  if not tag then tag, ex, rk, again = fields_slow(raw) end
   hset[#hset + 1] = tag
-  hset[#hset + 1] = '[' .. raw .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']'
+  hset[#hset + 1] = '[' .. raw .. ', ' .. ex .. ', ' .. rk .. ']'
   zadd[#zadd + 1] = now
   zadd[#zadd + 1] = tag
   local count = 0
-  if again == true then count = tonumber(redis.call('HGET', counts, tag)) or 1 end
+  if again then count = tonumber(redis.call('HGET', counts, tag)) or 1 end
   out[#out + 1] = keyno
   out[#out + 1] = raw
   out[#out + 1] = tag
