@@ -4,8 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis } from '../support/servers.js';
-import type { RedisServer } from '../support/servers.js';
+import { startRabbitMQ, startRedis } from '../support/servers.js';
+import type { RabbitMQServer, RedisServer } from '../support/servers.js';
 import { openPyDriver, pythonAvailable, runPyDriver, startPyWorker } from '../support/python.js';
 import type { PyWorker } from '../support/python.js';
 
@@ -105,6 +105,47 @@ void describe('Python Celery peer (pyapp + pydriver)', { skip }, () => {
       const got = (await session.run(['get', sent.id, '--timeout', '30'])) as GetOutput;
       assert.equal(got.state, 'SUCCESS', worker.output());
       assert.equal(got.result, 12);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+void describe('Python Celery peer on RabbitMQ (broker) + Redis (results)', { skip }, () => {
+  const queue = `smoke-amqp-${process.pid}`;
+  let redis: RedisServer;
+  let broker: RabbitMQServer;
+  let worker: PyWorker;
+  let env: { brokerUrl: string; backendUrl: string };
+
+  before(async () => {
+    [redis, broker] = await Promise.all([startRedis({ db: 2, flush: true }), startRabbitMQ()]);
+    env = { brokerUrl: broker.url, backendUrl: redis.url };
+    worker = await startPyWorker({ ...env, queues: [queue] });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await broker?.stop();
+    await redis?.stop();
+  });
+
+  void test('tasks.xsum([1, 2, 3]) == 6 through the broker from startRabbitMQ()', async () => {
+    const session = openPyDriver(env);
+    try {
+      const sent = (await session.run([
+        'send',
+        'tasks.xsum',
+        '--args',
+        '[[1, 2, 3]]',
+        '--queue',
+        queue,
+      ])) as {
+        id: string;
+      };
+      const got = (await session.run(['get', sent.id, '--timeout', '30'])) as GetOutput;
+      assert.equal(got.state, 'SUCCESS', worker.output());
+      assert.equal(got.result, 6);
     } finally {
       await session.close();
     }
