@@ -11,7 +11,8 @@
 #   all          check, then every suite
 #
 # First installs what is missing (scripts/ensure-deps.sh): node_modules (npm ci) and, as root,
-# Debian's redis-server, rabbitmq-server, python3-celery, python3-redis. Where a piece cannot be
+# Debian's redis-server, rabbitmq-server, python3-celery, python3-redis (+ python3-msgpack,
+# python3-yaml). Where a piece cannot be
 # installed (not root, no apt), the suites needing it are SKIPPED, loudly; with CI=true that is a
 # failure instead. Then starts ONE redis-server and ONE RabbitMQ on free loopback ports for the
 # run (CELERIAC_TEST_REDIS_URL, CELERIAC_TEST_AMQP_URL; see test/support/servers.ts) and stops
@@ -28,7 +29,7 @@ ROOT=$PWD
 SUITE=${1:-all}
 case $SUITE in
   all | check | unit | integration | interop | e2e) ;;
-  -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "test.sh: unknown suite '$SUITE' (have: all check unit integration interop e2e)" >&2; exit 2 ;;
 esac
 IN_CI=""
