@@ -31,7 +31,9 @@ const codec = new Packr({
 export function msgpackEncode(value: unknown): Buffer {
   const prepared = prepare(value, [], new Set());
   try {
-    return codec.pack(prepared);
+    // msgpackr returns a view into its shared 8 KB scratch buffer (with an extra `dataView`
+    // property); copy so messages held in queues neither pin nor share that memory.
+    return Buffer.from(codec.pack(prepared));
   } catch (err) {
     throw new EncodeError(`cannot encode as msgpack: ${(err as Error).message}`, { cause: err });
   }

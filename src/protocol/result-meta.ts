@@ -1,0 +1,103 @@
+/**
+ * Task result metas as key-value result backends store them (spec §d.1), in Python's bytes:
+ * `{"status", "result", "traceback", "children", "date_done", ["group_id"], ["parent_id"],
+ * [extended: "name", "args", "kwargs", "worker", "retries", "queue"], "task_id"}`.
+ *
+ * For RETRY, FAILURE and REVOKED the stored `result` is exception info: `TaskMeta.result`
+ * holds an ExceptionInfo and the wire holds `{exc_type, exc_message, exc_module}`.
+ */
+import { MessageMalformedError } from '../errors.js';
+import { jsonLoads, pyDumps } from '../serialization/json.js';
+import { exceptionInfoFromWire, exceptionInfoToWire } from './exception.js';
+import { EXCEPTION_STATES } from './states.js';
+import type { ExceptionInfo, TaskMeta } from './types.js';
+
+const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] as const;
+
+/**
+ * Encodes a meta as Celery 5.2.6 writes it (JSON, Python's separators and field order).
+ * With `result_extended` Python writes all six extended fields; so do we as soon as one of
+ * them is set (the missing ones as null).
+ */
+export function encodeMeta(meta: TaskMeta): Buffer {
+  const out: Record<string, unknown> = {
+    status: meta.status,
+    result:
+      EXCEPTION_STATES.has(meta.status) && isExceptionInfo(meta.result)
+        ? exceptionInfoToWire(meta.result)
+        : meta.result,
+    traceback: meta.traceback,
+    children: meta.children,
+    date_done: meta.dateDone,
+  };
+  if (meta.groupId !== undefined) out['group_id'] = meta.groupId;
+  if (meta.parentId !== undefined) out['parent_id'] = meta.parentId;
+  if (EXTENDED_KEYS.some((k) => meta[k] !== undefined)) {
+    for (const k of EXTENDED_KEYS) out[k] = meta[k] ?? null;
+  }
+  out['task_id'] = meta.taskId;
+  return Buffer.from(pyDumps(out), 'utf8');
+}
+
+/**
+ * Decodes a stored meta (also reads the RPC backend's `{task_id, status, result, traceback,
+ * children}`). Unknown fields are dropped; extended fields that are null are left out.
+ * @throws DecodeError for bad JSON, MessageMalformedError when it is not a task meta.
+ */
+export function decodeMeta(data: Buffer | string): TaskMeta {
+  const obj = jsonLoads(data);
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new MessageMalformedError('result meta is not a JSON object');
+  }
+  const o = obj as Record<string, unknown>;
+  const status = o['status'];
+  const taskId = o['task_id'];
+  if (typeof status !== 'string') throw new MessageMalformedError("result meta has no 'status'");
+  if (typeof taskId !== 'string') throw new MessageMalformedError("result meta has no 'task_id'");
+  const traceback = o['traceback'];
+  const dateDone = o['date_done'];
+  const children = o['children'];
+  let result = o['result'];
+  if (EXCEPTION_STATES.has(status)) result = exceptionInfoFromWire(result) ?? result;
+  const meta: TaskMeta = {
+    taskId,
+    status,
+    result,
+    traceback: typeof traceback === 'string' ? traceback : null,
+    children: Array.isArray(children) ? children : [],
+    dateDone: typeof dateDone === 'string' ? dateDone : null,
+  };
+  const str = (k: string): string | undefined => {
+    const v = o[k];
+    return typeof v === 'string' ? v : undefined;
+  };
+  setIf(meta, 'groupId', str('group_id'));
+  setIf(meta, 'parentId', str('parent_id'));
+  setIf(meta, 'name', str('name'));
+  setIf(meta, 'worker', str('worker'));
+  setIf(meta, 'queue', str('queue'));
+  if (Array.isArray(o['args'])) meta.args = o['args'];
+  const kwargs = o['kwargs'];
+  if (typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs))
+    meta.kwargs = kwargs as Record<string, unknown>;
+  if (typeof o['retries'] === 'number') meta.retries = o['retries'];
+  return meta;
+}
+
+function setIf<K extends 'groupId' | 'parentId' | 'name' | 'worker' | 'queue'>(
+  meta: TaskMeta,
+  key: K,
+  value: string | undefined,
+): void {
+  if (value !== undefined) meta[key] = value;
+}
+
+function isExceptionInfo(v: unknown): v is ExceptionInfo {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (
+    typeof o['excType'] === 'string' &&
+    typeof o['excModule'] === 'string' &&
+    Array.isArray(o['excMessage'])
+  );
+}
