@@ -1,0 +1,121 @@
+/**
+ * celeriac itself, with the Redis broker and result backend (`celeriac`) or the embedded
+ * SQLite default (`celeriac-sqlite`). The worker is the CLI, as a user starts it:
+ * `node bin/celeriac.js -A bench/workers/celeriac-app.ts worker -c N -l warning`; the producer
+ * is the app's own `add.delay()` / `AsyncResult.get()`.
+ */
+import { join } from 'node:path';
+import { LocalProducer, type Client } from '../lib/producer.js';
+import type { LoopOptions, Producer, SystemAdapter, Target, WorkerSpec } from '../lib/types.js';
+import { BENCH_DIR, ROOT, packageVersion, projectVersion, workerEnv } from './common.js';
+
+const QUEUE = 'celery';
+
+type Store = 'redis' | 'sqlite';
+
+function brokerUrl(store: Store, target: Target): string {
+  return store === 'redis' ? target.redis.url : `sqlite:///${join(target.dataDir, 'celeriac.db')}`;
+}
+
+/** Minimal view of what the harness uses from an AsyncResult. */
+interface Handle {
+  readonly id: string;
+  get(options: { timeout?: number }): Promise<unknown>;
+}
+
+async function openClient(store: Store, target: Target): Promise<Client<Handle>> {
+  const { createBenchApp } = await import('../workers/celeriac-tasks.js');
+  const { app, add } = createBenchApp(brokerUrl(store, target));
+  const backend = await app.backend();
+  let counted: readonly Handle[] = [];
+  let done = 0;
+  return {
+    send: (x, y) => add.delay(x, y),
+    wait: (h, timeoutMs) => h.get({ timeout: timeoutMs / 1000 }),
+    // Stored results among the handles, resuming where the last call stopped (FIFO-ish).
+    async completed(handles) {
+      if (handles !== counted) {
+        counted = handles;
+        done = 0;
+      }
+      while (done < handles.length) {
+        const win = handles.slice(done, done + 256);
+        const metas = await backend.getMany(win.map((h) => h.id));
+        const stored = metas.filter((m) => m?.status === 'SUCCESS').length;
+        if (stored < win.length) return done + stored;
+        done += win.length;
+      }
+      return done;
+    },
+    result: async (h) => (await backend.get(h.id))?.result,
+    close: () => app.close(),
+  };
+}
+
+/** Why celeriac cannot run with this store, or undefined: builds the app and connects. */
+async function probe(store: Store, target: Target): Promise<string | undefined> {
+  try {
+    const { createBenchApp } = await import('../workers/celeriac-tasks.js');
+    const { app } = createBenchApp(brokerUrl(store, target));
+    try {
+      await app.backend();
+      await app.connection();
+    } finally {
+      await app.close().catch(() => undefined);
+    }
+    return undefined;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return msg.split('\n')[0]!.slice(0, 200);
+  }
+}
+
+function makeAdapter(store: Store): SystemAdapter {
+  return {
+    id: store === 'redis' ? 'celeriac' : 'celeriac-sqlite',
+    label: store === 'redis' ? 'celeriac' : 'celeriac (SQLite)',
+    store,
+    defaultConcurrency: 100,
+    describe: (t) =>
+      `celeriac ${projectVersion()} (this tree), ${store === 'redis' ? 'Redis broker + Redis results' : 'embedded SQLite broker + results (WAL file)'}, CLI worker -c ${t.concurrency}`,
+    enqueueModes: ['one', 'concurrent'],
+    drainEnqueueMode: 'concurrent',
+    endToEndMode: 'concurrent',
+    unavailable: (target) => probe(store, target),
+    versions: async () => ({
+      celeriac: projectVersion(),
+      ...(store === 'redis' ? { ioredis: packageVersion('ioredis') } : {}),
+    }),
+    workerSpec(target: Target, index: number): WorkerSpec {
+      return {
+        cmd: process.execPath,
+        args: [
+          join(ROOT, 'bin', 'celeriac.js'),
+          '-A',
+          join(BENCH_DIR, 'workers', 'celeriac-app.ts'),
+          'worker',
+          '-c',
+          String(target.concurrency),
+          '-l',
+          'warning',
+          '-n',
+          `bench${index}@%h`,
+        ],
+        cwd: ROOT,
+        env: {
+          ...workerEnv(target, QUEUE),
+          BENCH_BROKER_URL: brokerUrl(store, target),
+          CELERIAC_FROM_SOURCE: '1',
+        },
+      };
+    },
+    async openProducer(target: Target, loops: LoopOptions): Promise<Producer> {
+      return new LocalProducer(await openClient(store, target), loops);
+    },
+  };
+}
+
+/** celeriac on the benchmark Redis. */
+export const celeriac = makeAdapter('redis');
+/** celeriac on its embedded SQLite default. */
+export const celeriacSqlite = makeAdapter('sqlite');
