@@ -1,20 +1,14 @@
 /**
  * The way of one delivery through a worker: strategy (decode, accept list, registry,
- * revoked, expired, redelivery cap, ETA), then execution through the pool and the tracer,
- * then results, follow-up messages and the acknowledgement. Never throws: every problem
- * ends in a logged, settled message.
+ * revoked, expired, redelivery cap, ETA), then execution through the pool, then results,
+ * follow-up messages and the acknowledgement. Never throws: every problem ends in a logged,
+ * settled message.
  */
 import type { Celery } from '../app/celery.js';
 import type { TaskDefinition } from '../app/task.js';
-import { trace, type Outcome } from '../app/trace.js';
+import type { Outcome } from '../app/trace.js';
 import type { ResultBackend } from '../backend/types.js';
-import {
-  ContentDisallowedError,
-  NotRegistered,
-  SoftTimeLimitExceeded,
-  TaskRevokedError,
-  toError,
-} from '../errors.js';
+import { ContentDisallowedError, NotRegistered, TaskRevokedError, toError } from '../errors.js';
 import { pyRepr } from '../protocol/repr.js';
 import { decodeTaskMessage } from '../protocol/task-message.js';
 import type { TaskMessage } from '../protocol/types.js';
@@ -22,10 +16,14 @@ import type { AcceptList } from '../serialization/index.js';
 import type { Delivery, Transport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { deadLetter } from './dead-letter.js';
-import { sendErrbacks, sendRetry, sendSuccessFollowups } from './followups.js';
+import { afterFinalState, sendErrbacks, sendRetry, sendSuccessFollowups } from './followups.js';
 import { MetaWriter } from './meta.js';
+import { fromPoolOutcome } from './pool/outcome.js';
+import type { InlinePool } from './pool/inline.js';
+import type { Pool, PoolOutcome } from './pool/types.js';
 import type { HeldTask, WorkerState } from './state.js';
 import { taskRequest } from './task-request.js';
+import type { TaskEventSink } from './task-events.js';
 
 /** What the executor needs. */
 export interface ExecutorDeps {
@@ -36,8 +34,10 @@ export interface ExecutorDeps {
   logger: Logger;
   state: WorkerState;
   accept: AcceptList;
-  /** Runs `fn` when a slot is free (the pool). */
-  run<T>(fn: () => Promise<T>): Promise<T>;
+  pool: Pool;
+  /** Task slots: a task waits here for a free slot before it starts (and is acked early). */
+  slots: InlinePool;
+  events: TaskEventSink;
 }
 
 /** Handles deliveries. */
@@ -66,54 +66,45 @@ export class Executor {
 
   async #handle(delivery: Delivery): Promise<void> {
     const { logger, state, app } = this.#d;
+    const dlq = app.conf.taskDeadLetterQueue;
     let message: TaskMessage;
     try {
       message = decodeTaskMessage(delivery.message, this.#d.accept);
     } catch (error) {
       const err = toError(error);
-      if (err instanceof ContentDisallowedError) {
-        logger.error(
-          `${err.message}. The message was moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`,
-        );
-      } else {
-        logger.error(
-          `Received an invalid task message (${err.message}). It was moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`,
-        );
-      }
+      logger.error(
+        err instanceof ContentDisallowedError
+          ? `${err.message}. The message was moved to the dead-letter queue '${dlq}'.`
+          : `Received an invalid task message (${err.message}). It was moved to the dead-letter queue '${dlq}'.`,
+      );
       await deadLetter(app, delivery, err.message);
       return;
     }
     const label = `${message.shadow ?? message.task}[${message.id}]`;
     if (delivery.deliveryCount >= app.conf.taskMaxRedeliveries) {
       const reason = `delivered ${delivery.deliveryCount + 1} times without completing (taskMaxRedeliveries is ${app.conf.taskMaxRedeliveries})`;
-      logger.error(
-        `Task ${label} was ${reason}; moved to the dead-letter queue '${app.conf.taskDeadLetterQueue}'.`,
-      );
+      logger.error(`Task ${label} was ${reason}; moved to the dead-letter queue '${dlq}'.`);
       await deadLetter(app, delivery, reason);
       return;
     }
     const def = app.tasks.get(message.task);
     if (!def || !def.local) {
-      const error = new NotRegistered(message.task);
       logger.error(
         `Received unregistered task of type '${message.task}'.\nThe message has been ignored and discarded.\n\n` +
           `Did you remember to import the module containing this task?\nOr maybe you're using relative imports?\n` +
           `The full contents of the message body was: ${message.argsrepr} ${message.kwargsrepr} (task id ${message.id})`,
       );
+      const error = new NotRegistered(message.task);
       await this.#meta.failure(message, error, null, delivery);
+      this.#d.events.failed(message, error, null);
       await delivery.ack();
       return;
     }
     const now = app.now();
-    if (state.revoked.has(message.id) || (message.expires !== null && message.expires <= now)) {
-      const expired = !state.revoked.has(message.id);
+    const expired = message.expires !== null && message.expires <= now;
+    if (expired || state.revoked.has(message.id)) {
       logger.info(`Discarding ${expired ? 'expired' : 'revoked'} task: ${label}`);
-      await this.#meta.revoked(
-        message,
-        new TaskRevokedError(expired ? 'expired' : 'revoked'),
-        delivery,
-      );
-      await delivery.ack();
+      await this.#revoke(message, delivery, { expired, terminated: false, signum: null });
       return;
     }
     if (
@@ -128,6 +119,7 @@ export class Executor {
       return;
     }
     logger.info(`Task ${label} received`);
+    this.#d.events.received(message);
     const held: HeldTask = {
       message,
       delivery,
@@ -138,89 +130,107 @@ export class Executor {
     };
     state.held.set(message.id, held);
     try {
-      if (message.eta !== null && message.eta > app.now()) {
-        await new Promise((r) => setTimeout(r, message.eta! - app.now()));
-      }
-      await this.#d.run(() => this.#execute(def, held));
+      await this.#execute(def, held, label);
     } finally {
       state.held.delete(message.id);
     }
   }
 
-  async #execute(def: TaskDefinition, held: HeldTask): Promise<void> {
-    const { app, logger, state } = this.#d;
+  async #execute(def: TaskDefinition, held: HeldTask, label: string): Promise<void> {
+    const { app, logger, state, pool } = this.#d;
     const { message, delivery } = held;
-    const label = `${message.shadow ?? message.task}[${message.id}]`;
-    if (held.abort.signal.aborted) {
-      // Shutting down before it started: hand the message back at once.
-      held.acknowledged = true;
-      await delivery.reject(true);
-      return;
-    }
-    if (state.revoked.has(message.id)) {
-      logger.info(`Discarding revoked task: ${label}`);
-      await this.#meta.revoked(message, new TaskRevokedError('revoked'), delivery);
-      await delivery.ack();
-      return;
-    }
     const acksLate = def.options.acksLate ?? app.conf.taskAcksLate;
-    held.startedAt = app.now();
-    if (!acksLate) {
-      await delivery.ack();
-      held.acknowledged = true;
-    }
-    if (def.options.trackStarted ?? app.conf.taskTrackStarted)
-      await this.#meta.started(message, delivery);
     const request = taskRequest(message, delivery, this.#d.hostname);
-    const softLimit = message.timeLimit[1] ?? def.options.softTimeLimit;
-    const softTimer = softLimit
-      ? setTimeout(() => held.abort.abort(new SoftTimeLimitExceeded(softLimit)), softLimit * 1000)
-      : undefined;
-    let outcome: Outcome;
-    try {
-      outcome = await trace(def, request, {
-        signal: held.abort.signal,
-        updateState: (status, meta) => this.#meta.custom(message, status, meta, delivery),
-        warn: (text, error) => logger.warning(`${text} for ${label}`, error),
-        now: () => app.now(),
+    const result = await this.#d.slots.run(async () => {
+      // A slot is free: the task starts now, unless the worker is stopping or it was revoked.
+      if (held.abort.signal.aborted || state.revoked.has(message.id)) return 'skipped' as const;
+      held.startedAt = app.now();
+      if (!acksLate) {
+        await delivery.ack();
+        held.acknowledged = true;
+      }
+      this.#d.events.started(message);
+      if (def.options.trackStarted ?? app.conf.taskTrackStarted)
+        await this.#meta.started(message, delivery);
+      return pool.run({
+        taskName: def.name,
+        request,
+        softTimeLimit: message.timeLimit[1] ?? def.options.softTimeLimit,
+        hardTimeLimit: message.timeLimit[0] ?? def.options.timeLimit,
+        onState: async (status, meta) => {
+          await this.#meta.custom(message, status, meta, delivery);
+        },
       });
-    } finally {
-      if (softTimer) clearTimeout(softTimer);
+    });
+    if (result === 'skipped') {
+      if (state.revoked.has(message.id)) {
+        logger.info(`Discarding revoked task: ${label}`);
+        await this.#revoke(message, delivery, { expired: false, terminated: false, signum: null });
+      } else {
+        held.acknowledged = true;
+        await delivery.reject(true);
+      }
+      return;
     }
-    await this.#settle(def, held, outcome, acksLate, label);
+    await this.#settle(def, held, result, acksLate, label);
   }
 
   async #settle(
     def: TaskDefinition,
     held: HeldTask,
-    outcome: Outcome,
+    result: PoolOutcome,
     acksLate: boolean,
     label: string,
   ): Promise<void> {
-    const { app, logger, state } = this.#d;
+    const { app, logger, state, events } = this.#d;
     const { message, delivery } = held;
+    if (result.kind === 'failure' && result.cause === 'worker-lost') {
+      const requeue =
+        (def.options.rejectOnWorkerLost ?? app.conf.taskRejectOnWorkerLost) && acksLate;
+      if (requeue && !held.acknowledged) {
+        logger.error(
+          `Task ${label}: the process running it died; the message was requeued (rejectOnWorkerLost)`,
+        );
+        events.rejected(message, true);
+        await delivery.reject(true);
+        return;
+      }
+    }
+    if (result.kind === 'failure' && result.cause === 'terminated') {
+      logger.info(`Task ${label} terminated`);
+      await this.#revoke(message, delivery, { expired: false, terminated: true, signum: 15 }, held);
+      return;
+    }
+    const outcome: Outcome = fromPoolOutcome(result, message.id);
     const ignoreResult =
       message.ignoreResult || (def.options.ignoreResult ?? app.conf.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
         const children = await sendSuccessFollowups(app, message, outcome.value);
-        if (!ignoreResult) await this.#meta.success(message, outcome.value, children, delivery);
+        const meta = ignoreResult
+          ? null
+          : await this.#meta.success(message, outcome.value, children, delivery);
+        await afterFinalState(app, this.#d.backend, message, meta, outcome.value);
         logger.info(
-          `Task ${label} succeeded in ${outcome.runtime.toFixed(6).replace(/0{1,3}$/, '')}s: ${pyRepr(outcome.value)}`,
+          `Task ${label} succeeded in ${formatRuntime(outcome.runtime)}s: ${pyRepr(outcome.value)}`,
         );
+        events.succeeded(message, outcome.value, outcome.runtime);
         break;
       }
       case 'failure': {
         const storeErrors =
           !(def.options.ignoreResult ?? app.conf.taskIgnoreResult) ||
           app.conf.taskStoreErrorsEvenIfIgnored;
-        if (storeErrors)
-          await this.#meta.failure(message, outcome.error, outcome.traceback, delivery);
+        const meta = storeErrors
+          ? await this.#meta.failure(message, outcome.error, outcome.traceback, delivery)
+          : null;
         await sendErrbacks(app, message);
+        await afterFinalState(app, this.#d.backend, message, meta, outcome.error);
         logger.error(
           `Task ${label} raised unexpected: ${outcome.error.name}(${pyRepr(outcome.error.message)})`,
           outcome.error,
         );
+        events.failed(message, outcome.error, outcome.traceback);
         break;
       }
       case 'retry': {
@@ -229,14 +239,16 @@ export class Executor {
         logger.info(
           `Task ${label} retry: Retry in ${Math.round(outcome.countdown)}s: ${outcome.error.name}(${pyRepr(outcome.error.message)})`,
         );
+        events.retried(message, outcome.error, outcome.traceback);
         break;
       }
       case 'reject':
         logger.info(
           `Task ${label} rejected: ${outcome.reason}${outcome.requeue ? ' (requeued)' : ''}`,
         );
-        if (!held.acknowledged) await delivery.reject(outcome.requeue);
+        events.rejected(message, outcome.requeue);
         state.countDone(message.task);
+        if (!held.acknowledged) await delivery.reject(outcome.requeue);
         return;
       case 'ignore':
         break;
@@ -244,4 +256,22 @@ export class Executor {
     state.countDone(message.task);
     if (acksLate && !held.acknowledged) await delivery.ack();
   }
+
+  async #revoke(
+    message: TaskMessage,
+    delivery: Delivery,
+    reason: { expired: boolean; terminated: boolean; signum: number | null },
+    held?: HeldTask,
+  ): Promise<void> {
+    const text = reason.expired ? 'expired' : reason.terminated ? 'terminated' : 'revoked';
+    const meta = await this.#meta.revoked(message, new TaskRevokedError(text), delivery);
+    await afterFinalState(this.#d.app, this.#d.backend, message, meta, null);
+    this.#d.events.revoked(message, reason);
+    if (!held?.acknowledged) await delivery.ack();
+  }
+}
+
+/** Seconds as Celery prints them (`0.001234s`). */
+function formatRuntime(seconds: number): string {
+  return String(Math.round(seconds * 1e6) / 1e6);
 }

@@ -5,7 +5,8 @@
 import type { Celery } from '../app/celery.js';
 import { applyOptionsFromSignature } from '../app/signature-apply.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
-import type { SignatureData, TaskMessage } from '../protocol/types.js';
+import type { ResultBackend } from '../backend/types.js';
+import type { SignatureData, TaskMessage, TaskMeta } from '../protocol/types.js';
 import { uuid } from '../util/ids.js';
 
 /** A child result tuple as Celery lists it in `children`: [[id, null], null]. */
@@ -99,3 +100,16 @@ export async function sendRetry(
     message.priority,
   );
 }
+
+/**
+ * After a task's final state is stored: the chord step (a header task counts itself in and
+ * the last one fires the body). Canvas support fills this in; until then chords sent by
+ * Python clients are not joined by celeriac workers.
+ */
+export async function afterFinalState(
+  _app: Celery,
+  _backend: ResultBackend | null,
+  _message: TaskMessage,
+  _meta: TaskMeta | null,
+  _value: unknown,
+): Promise<void> {}

@@ -23,7 +23,7 @@ export class MetaWriter {
     value: unknown,
     children: unknown[],
     delivery: Delivery,
-  ): Promise<void> {
+  ): Promise<TaskMeta | null> {
     return this.#store(message, 'SUCCESS', value, null, delivery, children, true);
   }
 
@@ -32,7 +32,7 @@ export class MetaWriter {
     error: Error,
     traceback: string | null,
     delivery: Delivery,
-  ): Promise<void> {
+  ): Promise<TaskMeta | null> {
     return this.#store(
       message,
       'FAILURE',
@@ -44,7 +44,12 @@ export class MetaWriter {
     );
   }
 
-  retry(message: TaskMessage, error: Error, traceback: string, delivery: Delivery): Promise<void> {
+  retry(
+    message: TaskMessage,
+    error: Error,
+    traceback: string,
+    delivery: Delivery,
+  ): Promise<TaskMeta | null> {
     const child = [[message.id, null], null];
     return this.#store(
       message,
@@ -57,11 +62,11 @@ export class MetaWriter {
     );
   }
 
-  revoked(message: TaskMessage, error: Error, delivery: Delivery): Promise<void> {
+  revoked(message: TaskMessage, error: Error, delivery: Delivery): Promise<TaskMeta | null> {
     return this.#store(message, 'REVOKED', exceptionInfoFromError(error), null, delivery, [], true);
   }
 
-  started(message: TaskMessage, delivery: Delivery): Promise<void> {
+  started(message: TaskMessage, delivery: Delivery): Promise<TaskMeta | null> {
     return this.#store(
       message,
       'STARTED',
@@ -73,7 +78,12 @@ export class MetaWriter {
     );
   }
 
-  custom(message: TaskMessage, state: string, meta: unknown, delivery: Delivery): Promise<void> {
+  custom(
+    message: TaskMessage,
+    state: string,
+    meta: unknown,
+    delivery: Delivery,
+  ): Promise<TaskMeta | null> {
     return this.#store(message, state, meta, null, delivery, [], false);
   }
 
@@ -85,8 +95,8 @@ export class MetaWriter {
     delivery: Delivery,
     children: unknown[],
     ready: boolean,
-  ): Promise<void> {
-    if (!this.backend) return;
+  ): Promise<TaskMeta | null> {
+    if (!this.backend) return null;
     const meta: TaskMeta = {
       taskId: message.id,
       status,
@@ -106,5 +116,6 @@ export class MetaWriter {
       meta.queue = delivery.routingKey;
     }
     await this.backend.store(meta, { expires: this.app.conf.resultExpires });
+    return meta;
   }
 }

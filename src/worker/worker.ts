@@ -11,6 +11,9 @@ import { Logger } from '../util/logger.js';
 import { renderBanner } from './banner.js';
 import { Executor } from './executor.js';
 import { InlinePool } from './pool/inline.js';
+import { createPool, type PoolKind } from './pool/create.js';
+import type { Pool } from './pool/types.js';
+import { NO_TASK_EVENTS, type TaskEventSink } from './task-events.js';
 import { WorkerState } from './state.js';
 
 export const VERSION = '0.1.0';
@@ -29,6 +32,21 @@ export interface WorkerOptions {
   bannerStream?: { write(text: string): unknown } | undefined;
   /** Seconds a warm shutdown waits for running tasks before giving their messages back. */
   shutdownTimeout?: number | undefined;
+  /**
+   * How tasks run (Celery's -P). 'event' (default): async tasks on this process's event loop,
+   * `concurrency` at a time: the fastest, but a task that blocks the loop blocks the worker and
+   * hard time limits cannot interrupt synchronous code. 'prefork': one child process per slot:
+   * CPU-bound tasks never stall the worker and hard time limits kill. 'threads': worker threads.
+   * 'solo': one task at a time in this process.
+   */
+  pool?: PoolKind | undefined;
+  /** For 'prefork' and 'threads': the -A spec the children load (path or path:attribute). */
+  appSpec?: string | undefined;
+  maxTasksPerChild?: number | null | undefined;
+  /** KiB. */
+  maxMemoryPerChild?: number | null | undefined;
+  /** Where task events go (default: nowhere). */
+  events?: TaskEventSink | undefined;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -43,7 +61,8 @@ export class Worker {
   readonly state = new WorkerState();
   #lifecycle: Lifecycle = 'new';
   #consumer: Consumer | undefined;
-  #pool: InlinePool;
+  #slots: InlinePool;
+  #pool: Pool;
   #inflight = new Set<Promise<void>>();
   readonly #options: WorkerOptions;
 
@@ -60,7 +79,15 @@ export class Worker {
       options.queues?.length ? [...options.queues] : [app.conf.taskDefaultQueue]
     ).filter((q) => !exclude.has(q));
     this.logger = options.logger ?? new Logger({ level: 'WARNING' });
-    this.#pool = new InlinePool(this.concurrency);
+    this.#slots = new InlinePool(this.concurrency);
+    this.#pool = createPool(options.pool ?? 'event', {
+      concurrency: this.concurrency,
+      logger: this.logger,
+      app,
+      appSpec: options.appSpec,
+      maxTasksPerChild: options.maxTasksPerChild,
+      maxMemoryPerChild: options.maxMemoryPerChild,
+    });
   }
 
   get lifecycle(): Lifecycle {
@@ -83,7 +110,7 @@ export class Worker {
         transport: urls.broker,
         results: urls.backend,
         concurrency: this.concurrency,
-        pool: 'event loop',
+        pool: this.#pool.name,
         events: false,
         queues: this.queues.map((q) => ({
           name: q,
@@ -99,6 +126,7 @@ export class Worker {
     );
     const transport = await app.connection();
     const backend = await app.maybeBackend();
+    await this.#pool.start();
     this.logger.info(`Connected to ${urls.broker}`);
     for (const queue of this.queues) {
       await transport.declare({
@@ -115,7 +143,9 @@ export class Worker {
       logger: this.logger,
       state: this.state,
       accept,
-      run: (fn) => this.#pool.run(fn),
+      pool: this.#pool,
+      slots: this.#slots,
+      events: this.#options.events ?? NO_TASK_EVENTS,
     });
     this.#consumer = transport.consume({
       queues: this.queues,
@@ -155,6 +185,7 @@ export class Worker {
       held.abort.abort(new Error('worker shutting down'));
       if (!held.acknowledged) await held.delivery.reject(true).catch(() => {});
     }
+    await this.#pool.close(options.cold ? 0 : 1000);
     this.#lifecycle = 'stopped';
   }
 

@@ -2,11 +2,10 @@
 import type { Command } from '@commander-js/extra-typings';
 import { createWriteStream, unlinkSync, writeFileSync } from 'node:fs';
 import { Logger, parseLogLevel } from '../../util/logger.js';
+import { POOL_KINDS, isPoolKind } from '../../worker/pool/create.js';
 import { Worker } from '../../worker/worker.js';
 import { appFromOptions, type GlobalOptions } from '../context.js';
 import { CliExit } from '../output.js';
-
-const POOLS = ['solo', 'threads', 'prefork', 'processes', 'event', 'eventlet', 'gevent'] as const;
 
 export function registerWorker(program: Command<[], GlobalOptions>): void {
   program
@@ -21,8 +20,14 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
     .option('-l, --loglevel <level>', 'DEBUG, INFO, WARNING, ERROR, CRITICAL', 'WARNING')
     .option(
       '-P, --pool <pool>',
-      'pool implementation (event loop now; prefork/threads arrive with the worker runtime)',
+      `pool: ${POOL_KINDS.join(', ')} (default event: async tasks on the event loop)`,
       'event',
+    )
+    .option('--max-tasks-per-child <n>', 'replace a pool child after this many tasks', (v) =>
+      parseInt(v, 10),
+    )
+    .option('--max-memory-per-child <KiB>', 'replace a pool child above this memory (KiB)', (v) =>
+      parseInt(v, 10),
     )
     .option('-E, --task-events', 'send task-related events')
     .option('-O <optimization>', 'Celery optimization profile (fair is the default behaviour here)')
@@ -42,9 +47,9 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       } catch (error) {
         throw new CliExit((error as Error).message, 2);
       }
-      if (!POOLS.includes(opts.pool as (typeof POOLS)[number])) {
-        throw new CliExit(`-P/--pool must be one of ${POOLS.join(', ')}`, 2);
-      }
+      const pool = opts.pool;
+      if (!isPoolKind(pool))
+        throw new CliExit(`-P/--pool must be one of ${POOL_KINDS.join(', ')}`, 2);
       if (opts.concurrency !== undefined && !(opts.concurrency >= 1))
         throw new CliExit('-c/--concurrency must be a whole number >= 1', 2);
       const app = await appFromOptions(cmd.optsWithGlobals());
@@ -66,7 +71,11 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
           .filter(Boolean);
       const worker = new Worker(app, {
         hostname: opts.hostname,
-        concurrency: opts.pool === 'solo' ? 1 : opts.concurrency,
+        concurrency: pool === 'solo' ? 1 : opts.concurrency,
+        pool,
+        appSpec: cmd.optsWithGlobals().app,
+        maxTasksPerChild: opts.maxTasksPerChild,
+        maxMemoryPerChild: opts.maxMemoryPerChild,
         queues: split(opts.queues),
         excludeQueues: split(opts.excludeQueues),
         logger,
