@@ -5,57 +5,13 @@
  * close. How a child is started and killed is given by a {@link SpawnChild} function.
  */
 import { ClosedError, CeleriacError, toError } from '../../errors.js';
-import type { Logger } from '../../util/logger.js';
-import type { FromChild, ToChild } from './messages.js';
+import type { ChildEvents, ChildHandle, ChildPoolOptions, StartAwareJob } from './child-types.js';
+import { Fifo } from './fifo.js';
+import type { FromChild } from './messages.js';
 import { fromWireError, terminatedOutcome, timeLimitOutcome, toWireError, workerLostOutcome } from './outcome.js';
 import type { Pool, PoolJob, PoolOutcome } from './types.js';
 
-/** A job, optionally told when (and in which process) it starts. */
-export type StartAwareJob = PoolJob & {
-  /** Called when a child takes the job: `pid` is the process that runs it. */
-  onStart?: ((pid: number) => void) | undefined;
-};
-
-/** One child as the pool sees it. */
-export interface ChildHandle {
-  /** The OS process running the child (the parent's pid for threads). */
-  readonly pid: number;
-  /** Process pid or thread id, for logs. */
-  readonly label: string;
-  send(message: ToChild): void;
-  /** Ends the child now (SIGKILL / Worker.terminate()). */
-  kill(): void;
-}
-
-/** What a child reports to its pool. */
-export interface ChildEvents {
-  message(message: FromChild): void;
-  /** The child is gone; `detail` says how (`signal 9 (SIGKILL)`, `exitcode 1`). */
-  exit(detail: string): void;
-}
-
-/** Starts one child. */
-export type SpawnChild = (events: ChildEvents) => ChildHandle;
-
-/** Options of a {@link ChildPool}. */
-export interface ChildPoolOptions {
-  /** Shown in the banner: 'prefork' or 'threads'. */
-  name: string;
-  /** Children are processes (their pids are listed in `pids`); false for threads. */
-  processes: boolean;
-  concurrency: number;
-  /** The `-A` spec each child loads. */
-  appSpec: string;
-  cwd: string;
-  /** Replace a child after this many tasks (null = never). */
-  maxTasksPerChild: number | null;
-  /** Replace a child after a task that left it above this resident size, KiB (null = never). */
-  maxMemoryPerChild: number | null;
-  /** Milliseconds a child may take to load the app. */
-  startTimeoutMs: number;
-  logger: Logger;
-  spawn: SpawnChild;
-}
+export type { ChildEvents, ChildHandle, ChildPoolOptions, SpawnChild, StartAwareJob } from './child-types.js';
 
 type RunnerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'killed';
 
@@ -96,7 +52,9 @@ export class ChildPool implements Pool {
   readonly name: string;
   readonly #o: ChildPoolOptions;
   readonly #runners = new Set<Runner>();
-  readonly #waiting: Waiting[] = [];
+  readonly #waiting = new Fifo<Waiting>();
+  /** Children ready for a job. */
+  readonly #idle = new Set<Runner>();
   #target: number;
   #seq = 0;
   #closing = false;
@@ -139,16 +97,15 @@ export class ChildPool implements Pool {
     if (this.#closing) return Promise.reject(new ClosedError(`The ${this.name} pool`));
     return new Promise<PoolOutcome>((resolve) => {
       this.#waiting.push({ seq: ++this.#seq, job, resolve });
-      if (this.#live() < this.#target) this.#replenish();
-      this.#dispatch();
+      if (this.#idle.size > 0) this.#dispatch();
+      else if (this.#live() < this.#target) this.#replenish();
     });
   }
 
   terminate(taskId: string, graceMs: number): void {
-    const index = this.#waiting.findIndex((w) => w.job.request.id === taskId);
-    if (index >= 0) {
-      const [waiting] = this.#waiting.splice(index, 1);
-      waiting?.resolve(terminatedOutcome(0));
+    const cancelled = this.#waiting.remove((w) => w.job.request.id === taskId);
+    for (const waiting of cancelled) waiting.resolve(terminatedOutcome(0));
+    if (cancelled.length > 0) {
       this.#checkDrained();
       return;
     }
@@ -187,7 +144,7 @@ export class ChildPool implements Pool {
       ]);
       clearTimeout(timer);
     }
-    for (const waiting of this.#waiting.splice(0)) waiting.resolve(workerLostOutcome('the pool was closed before the task started', 0));
+    for (const waiting of this.#waiting.drain()) waiting.resolve(workerLostOutcome('the pool was closed before the task started', 0));
     for (const runner of this.#runners) {
       if (runner.job) this.#kill(runner);
       else this.#retire(runner);
@@ -228,7 +185,7 @@ export class ChildPool implements Pool {
       case 'ready':
         clearTimeout(runner.timer);
         this.#failures = 0;
-        if (runner.state === 'starting') runner.state = 'idle';
+        if (runner.state === 'starting') this.#setState(runner, 'idle');
         runner.ready.resolve();
         this.#dispatch();
         return;
@@ -246,7 +203,7 @@ export class ChildPool implements Pool {
         if (active.terminated && outcome.kind === 'failure') outcome = { ...outcome, cause: 'terminated' };
         this.#settle(active, outcome);
         if (runner.state !== 'busy') return;
-        runner.state = 'idle';
+        this.#setState(runner, 'idle');
         this.#afterTask(runner, message.rss);
         this.#dispatch();
         return;
@@ -267,6 +224,7 @@ export class ChildPool implements Pool {
     runner.exited = true;
     clearTimeout(runner.timer);
     this.#runners.delete(runner);
+    this.#idle.delete(runner);
     if (runner.state === 'retiring' || runner.state === 'killed') {
       runner.ready.resolve(); // stopped on purpose before it was ready: not a failure
     } else if (!runner.ready.settled) {
@@ -335,15 +293,21 @@ export class ChildPool implements Pool {
   /** Asks an idle child to leave; kills it if it does not within 5 s. */
   #retire(runner: Runner): void {
     if (runner.exited || runner.state === 'killed' || runner.state === 'retiring') return;
-    runner.state = 'retiring';
+    this.#setState(runner, 'retiring');
     clearTimeout(runner.timer);
     runner.handle.send({ t: 'exit' });
     runner.timer = setTimeout(() => this.#kill(runner), 5000);
   }
 
+  #setState(runner: Runner, state: RunnerState): void {
+    runner.state = state;
+    if (state === 'idle') this.#idle.add(runner);
+    else this.#idle.delete(runner);
+  }
+
   #kill(runner: Runner): void {
     if (runner.exited) return;
-    runner.state = 'killed';
+    this.#setState(runner, 'killed');
     clearTimeout(runner.timer);
     runner.handle.kill();
     if (!this.#closing) this.#replenish();
@@ -352,9 +316,7 @@ export class ChildPool implements Pool {
   // ---- jobs ------------------------------------------------------------------------------
 
   #dispatch(): void {
-    if (this.#waiting.length === 0) return;
-    for (const runner of this.#runners) {
-      if (runner.state !== 'idle') continue;
+    for (const runner of this.#idle) {
       const next = this.#waiting.shift();
       if (!next) return;
       this.#assign(runner, next);
@@ -364,7 +326,7 @@ export class ChildPool implements Pool {
   #assign(runner: Runner, waiting: Waiting): void {
     const { job } = waiting;
     const active: Active = { ...waiting, runner, startedAt: performance.now(), settled: false, terminated: false, timers: [] };
-    runner.state = 'busy';
+    this.#setState(runner, 'busy');
     runner.job = active;
     runner.handle.send({ t: 'run', seq: active.seq, name: job.taskName, request: job.request, soft: job.softTimeLimit });
     const hard = job.hardTimeLimit;

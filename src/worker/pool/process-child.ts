@@ -4,6 +4,7 @@
  * stop) and exits when the parent goes away (the IPC channel closes).
  */
 import { ChildRuntime } from './child-runtime.js';
+import { packMessage, unpackMessage } from './ipc-codec.js';
 import { isToChild, type FromChild } from './messages.js';
 
 const send = process.send?.bind(process);
@@ -14,8 +15,8 @@ if (!send) {
 
 const runtime = new ChildRuntime({
   send(message: FromChild, then?: () => void): void {
-    // advanced serialization clones synchronously: a value that cannot be cloned throws here.
-    send(message, undefined, undefined, then ? () => then() : undefined);
+    // packMessage throws here for a value that cannot be cloned (a function, a symbol...).
+    send(packMessage(message), undefined, undefined, then ? () => then() : undefined);
   },
   exit(code: number): void {
     process.exit(code);
@@ -25,6 +26,7 @@ const runtime = new ChildRuntime({
 
 process.on('SIGINT', () => {});
 process.on('disconnect', () => process.exit(0));
-process.on('message', (message: unknown) => {
+process.on('message', (received: unknown) => {
+  const message = unpackMessage(received);
   if (isToChild(message)) runtime.handle(message);
 });

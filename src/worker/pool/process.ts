@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../util/logger.js';
 import { ChildPool, type ChildEvents, type ChildHandle } from './child-pool.js';
+import { packMessage, unpackMessage } from './ipc-codec.js';
 import { isFromChild } from './messages.js';
 import { describeExit } from './outcome.js';
 
@@ -53,10 +54,11 @@ export function createProcessPool(options: ProcessPoolOptions): ChildPool {
 }
 
 function spawnProcess(entry: string, execArgv: string[], events: ChildEvents, logger: Logger): ChildHandle {
-  // 'advanced' = structured clone: Dates, BigInts, NaN, Maps and typed arrays keep their types.
-  const child = fork(entry, [], { execArgv, serialization: 'advanced', stdio: 'inherit' });
+  // JSON channel; messages that are not plain JSON are cloned inside it (see ipc-codec.ts).
+  const child = fork(entry, [], { execArgv, serialization: 'json', stdio: 'inherit' });
   let gone = false;
-  child.on('message', (message: unknown) => {
+  child.on('message', (received: unknown) => {
+    const message = unpackMessage(received);
     if (isFromChild(message)) events.message(message);
   });
   child.on('error', (error) => {
@@ -77,7 +79,7 @@ function spawnProcess(entry: string, execArgv: string[], events: ChildEvents, lo
     label: String(child.pid ?? '?'),
     send(message) {
       if (gone || !child.connected) return;
-      child.send(message, (error) => {
+      child.send(packMessage(message), (error) => {
         if (error) logger.debug(`prefork child ${child.pid ?? '?'}: message not delivered: ${error.message}`);
       });
     },
