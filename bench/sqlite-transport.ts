@@ -12,19 +12,32 @@ import { createSqliteTransport } from '../src/transport/sqlite/index.js';
 import type { Delivery, Transport } from '../src/transport/types.js';
 
 const N = Number(process.argv[2] ?? 20_000);
-const body = Buffer.from(JSON.stringify([[1, 2], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]));
+const body = Buffer.from(
+  JSON.stringify([[1, 2], {}, { callbacks: null, errbacks: null, chain: null, chord: null }]),
+);
 const message = (i: number): WireMessage => ({
   body,
   contentType: 'application/json',
   contentEncoding: 'utf-8',
-  headers: { lang: 'py', task: 'tasks.add', id: `id-${i}`, retries: 0, timelimit: [null, null], root_id: `id-${i}` },
+  headers: {
+    lang: 'py',
+    task: 'tasks.add',
+    id: `id-${i}`,
+    retries: 0,
+    timelimit: [null, null],
+    root_id: `id-${i}`,
+  },
   properties: { correlationId: `id-${i}`, replyTo: 'reply', deliveryMode: 2, priority: 0 },
 });
 const route = { exchange: '', routingKey: 'bench' };
 
 function rate(label: string, count: number, started: number): void {
   const s = (performance.now() - started) / 1000;
-  console.log(`${label.padEnd(58)} ${Math.round(count / s).toLocaleString('en').padStart(8)} msg/s  (${count} in ${s.toFixed(2)} s)`);
+  console.log(
+    `${label.padEnd(58)} ${Math.round(count / s)
+      .toLocaleString('en')
+      .padStart(8)} msg/s  (${count} in ${s.toFixed(2)} s)`,
+  );
 }
 
 function drain(t: Transport, count: number, prefetch: number): Promise<void> {
@@ -69,7 +82,10 @@ await withFile(async (url) => {
   await t.close();
 });
 
-for (const [label, two] of [['cycle publish→claim→ack, one connection, prefetch 100', false], ['cycle publish→claim→ack, two connections, prefetch 100', true]] as const) {
+for (const [label, two] of [
+  ['cycle publish→claim→ack, one connection, prefetch 100', false],
+  ['cycle publish→claim→ack, two connections, prefetch 100', true],
+] as const) {
   await withFile(async (url) => {
     const producer = createSqliteTransport(url);
     const consumer = two ? createSqliteTransport(url) : producer;
@@ -78,7 +94,11 @@ for (const [label, two] of [['cycle publish→claim→ack, one connection, prefe
     const started = performance.now();
     const done = drain(consumer, N, 100);
     for (let i = 0; i < N; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, N - i) }, (_, k) => producer.publish(message(i + k), route)));
+      await Promise.all(
+        Array.from({ length: Math.min(50, N - i) }, (_, k) =>
+          producer.publish(message(i + k), route),
+        ),
+      );
     }
     await done;
     rate(label, N, started);
@@ -103,6 +123,8 @@ await withFile(async (url) => {
   }
   rate('round trip one at a time (publish, wait, ack)', count, started);
   lat.sort((a, b) => a - b);
-  console.log(`  round trip p50 ${lat[Math.floor(count / 2)]!.toFixed(3)} ms, p99 ${lat[Math.floor(count * 0.99)]!.toFixed(3)} ms`);
+  console.log(
+    `  round trip p50 ${lat[Math.floor(count / 2)]!.toFixed(3)} ms, p99 ${lat[Math.floor(count * 0.99)]!.toFixed(3)} ms`,
+  );
   await t.close();
 });

@@ -94,9 +94,14 @@ export class MemoryBackend implements ResultBackend {
     this.check();
     const current = this.live(this.metas, taskId);
     if (current && isReadyState(current.status)) return structuredClone(current);
-    return this.waiters.wait(taskId, options, () => new TimeoutError(`Waited ${options.timeout} ms for task ${taskId} to be ready`, {
-      hint: 'raise the timeout, or check that a worker consumes the task\'s queue',
-    }));
+    return this.waiters.wait(
+      taskId,
+      options,
+      () =>
+        new TimeoutError(`Waited ${options.timeout} ms for task ${taskId} to be ready`, {
+          hint: "raise the timeout, or check that a worker consumes the task's queue",
+        }),
+    );
   }
 
   onChange(taskId: string, listener: (meta: TaskMeta) => void): () => void {
@@ -110,7 +115,10 @@ export class MemoryBackend implements ResultBackend {
 
   async saveGroup(groupId: string, resultTuple: unknown, options?: StoreOptions): Promise<void> {
     this.check();
-    this.groups.set(groupId, { value: structuredClone(resultTuple), expiresAt: this.expiresAt(options) });
+    this.groups.set(groupId, {
+      value: structuredClone(resultTuple),
+      expiresAt: this.expiresAt(options),
+    });
   }
 
   async restoreGroup(groupId: string): Promise<unknown | null> {
@@ -138,7 +146,11 @@ export class MemoryBackend implements ResultBackend {
     this.chord(groupId).size = size;
   }
 
-  async chordPartCompleted(groupId: string, groupIndex: number | null, meta: TaskMeta): Promise<ChordJoinResult> {
+  async chordPartCompleted(
+    groupId: string,
+    groupIndex: number | null,
+    meta: TaskMeta,
+  ): Promise<ChordJoinResult> {
     this.check();
     const c = this.chord(groupId);
     c.parts.set(meta.taskId, { index: groupIndex, meta: structuredClone(meta) });
@@ -178,5 +190,10 @@ export function byGroupIndex(
 }
 
 function isClock(value: unknown): value is Clock {
-  return typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' && typeof (value as Clock).monotonic === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Clock).now === 'function' &&
+    typeof (value as Clock).monotonic === 'function'
+  );
 }

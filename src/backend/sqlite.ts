@@ -21,14 +21,27 @@ export interface SqliteBackendOptions {
   clock?: Clock;
 }
 
-function numberOption(options: Record<string, unknown>, key: string, fallback: number, allowZero: boolean): number {
+function numberOption(
+  options: Record<string, unknown>,
+  key: string,
+  fallback: number,
+  allowZero: boolean,
+): number {
   const value = options[key];
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new ConfigError(`The SQLite result backend option ${key} must be a ${allowZero ? 'non-negative' : 'positive'} number, not ${JSON.stringify(value)}`, {
-      setting: key,
-      hint: 'give a number of seconds (busyTimeout: milliseconds), or leave it out for the default',
-    });
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0)
+  ) {
+    throw new ConfigError(
+      `The SQLite result backend option ${key} must be a ${allowZero ? 'non-negative' : 'positive'} number, not ${JSON.stringify(value)}`,
+      {
+        setting: key,
+        hint: 'give a number of seconds (busyTimeout: milliseconds), or leave it out for the default',
+      },
+    );
   }
   return value;
 }
@@ -41,7 +54,10 @@ function isClock(value: unknown): value is Clock {
  * Creates (does not connect) a SQLite result backend for `sqlite:///relative/path.db` or
  * `sqlite:////absolute/path.db`. Unknown option keys are ignored (the app passes its whole set).
  */
-export function createSqliteBackend(url: string, options: SqliteBackendOptions | Record<string, unknown> = {}): SqliteBackend {
+export function createSqliteBackend(
+  url: string,
+  options: SqliteBackendOptions | Record<string, unknown> = {},
+): SqliteBackend {
   const o = options as Record<string, unknown>;
   const clock = o['clock'];
   return new SqliteBackend(sqlitePathFromUrl(url, 'resultBackend'), {

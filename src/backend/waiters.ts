@@ -62,7 +62,8 @@ export class ReadyWaiters {
         },
       };
       const onAbort = (): void => waiter.reject(signal?.reason);
-      if (timeout !== undefined) timer = setTimeout(() => waiter.reject(makeTimeoutError()), Math.max(0, timeout));
+      if (timeout !== undefined)
+        timer = setTimeout(() => waiter.reject(makeTimeoutError()), Math.max(0, timeout));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.add(this.waiters, taskId, waiter);
     });

@@ -81,7 +81,9 @@ export function resolveQueues(route: Route, bindings: readonly Binding[]): strin
   for (const b of own) {
     const hit =
       b.exchangeType === 'fanout' ||
-      (b.exchangeType === 'topic' ? topicMatches(b.routingKey, route.routingKey) : b.routingKey === route.routingKey);
+      (b.exchangeType === 'topic'
+        ? topicMatches(b.routingKey, route.routingKey)
+        : b.routingKey === route.routingKey);
     if (hit) queues.add(b.queue);
   }
   return [...queues];

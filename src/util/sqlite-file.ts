@@ -11,6 +11,36 @@ import { ConfigError, ConnectionError, type ErrorCode } from '../errors.js';
 /** A better-sqlite3 connection. */
 export type SqliteDatabase = Database.Database;
 
+/** What a write reports. */
+export interface SqliteRunResult {
+  changes: number;
+  lastInsertRowid: number | bigint;
+}
+
+/**
+ * A prepared statement, typed by its parameters `P` (a tuple; named parameters are one object)
+ * and its row `R`. Our own interface, so modules exporting statement sets can name their types.
+ */
+export interface SqliteStatement<P extends unknown[] = [], R = unknown> {
+  run(...params: P): SqliteRunResult;
+  get(...params: P): R | undefined;
+  all(...params: P): R[];
+}
+
+/**
+ * Prepares `sql` once. With `pluck`, rows are the first column's value. The row type is the
+ * caller's promise about its own SQL (this is the boundary where rows become typed).
+ */
+export function prepare<P extends unknown[] = [], R = unknown>(
+  db: SqliteDatabase,
+  sql: string,
+  options: { pluck?: boolean } = {},
+): SqliteStatement<P, R> {
+  const statement = db.prepare(sql);
+  if (options.pluck) statement.pluck();
+  return statement as unknown as SqliteStatement<P, R>;
+}
+
 /**
  * The file path of a `sqlite://` URL, resolved against the working directory:
  * `sqlite:///relative/path.db` (three slashes) and `sqlite:////absolute/path.db` (four).
@@ -51,7 +81,19 @@ export interface OpenSqliteOptions {
   init?: (db: SqliteDatabase) => void;
 }
 
-const UNWRITABLE = new Set(['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_IOERR', 'SQLITE_FULL', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOSPC']);
+const UNWRITABLE = new Set([
+  'SQLITE_CANTOPEN',
+  'SQLITE_READONLY',
+  'SQLITE_PERM',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'EEXIST',
+  'ENOSPC',
+]);
 
 function codeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -80,9 +122,13 @@ export function openSqliteFile(path: string, options: OpenSqliteOptions): Sqlite
     db = new Database(path, { timeout: options.busyTimeoutMs });
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') {
-      throw new ConnectionError(options.unreachableCode, `The ${options.role} file ${path} cannot use write-ahead logging (journal_mode is ${String(mode)})`, {
-        hint: 'put the file on a local disk; network file systems are not supported',
-      });
+      throw new ConnectionError(
+        options.unreachableCode,
+        `The ${options.role} file ${path} cannot use write-ahead logging (journal_mode is ${String(mode)})`,
+        {
+          hint: 'put the file on a local disk; network file systems are not supported',
+        },
+      );
     }
     db.pragma('synchronous = NORMAL');
     options.init?.(db);
@@ -91,10 +137,14 @@ export function openSqliteFile(path: string, options: OpenSqliteOptions): Sqlite
     db?.close();
     if (error instanceof ConnectionError) throw error;
     if (UNWRITABLE.has(codeOf(error))) throw unwritable(error, 'write');
-    throw new ConnectionError(options.unreachableCode, `The ${options.role} cannot open ${path}: ${(error as Error).message}`, {
-      cause: error,
-      hint: 'check that the file is a SQLite database made by celeriac, or point the URL at a new file',
-    });
+    throw new ConnectionError(
+      options.unreachableCode,
+      `The ${options.role} cannot open ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'check that the file is a SQLite database made by celeriac, or point the URL at a new file',
+      },
+    );
   }
 }
 
@@ -104,16 +154,36 @@ export function openSqliteFile(path: string, options: OpenSqliteOptions): Sqlite
  * per component, since the broker and the result backend may share a file.
  * @throws ConnectionError when the file was written by a newer celeriac.
  */
-export function migrateSchema(db: SqliteDatabase, component: string, version: number, ddl: string, code: ErrorCode): void {
+export function migrateSchema(
+  db: SqliteDatabase,
+  component: string,
+  version: number,
+  ddl: string,
+  code: ErrorCode,
+): void {
   db.transaction(() => {
-    db.exec('CREATE TABLE IF NOT EXISTS celeriac_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID');
-    const found = db.prepare<[string], number>('SELECT version FROM celeriac_schema WHERE component = ?').pluck().get(component) ?? 0;
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS celeriac_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID',
+    );
+    const found =
+      db
+        .prepare<[string], number>('SELECT version FROM celeriac_schema WHERE component = ?')
+        .pluck()
+        .get(component) ?? 0;
     if (found > version) {
-      throw new ConnectionError(code, `The SQLite ${component} tables were written by a newer celeriac (schema ${found}, this one knows ${version})`, {
-        hint: 'upgrade celeriac, or point the URL at another file',
-      });
+      throw new ConnectionError(
+        code,
+        `The SQLite ${component} tables were written by a newer celeriac (schema ${found}, this one knows ${version})`,
+        {
+          hint: 'upgrade celeriac, or point the URL at another file',
+        },
+      );
     }
     db.exec(ddl);
-    if (found < version) db.prepare('INSERT OR REPLACE INTO celeriac_schema (component, version) VALUES (?, ?)').run(component, version);
+    if (found < version)
+      db.prepare('INSERT OR REPLACE INTO celeriac_schema (component, version) VALUES (?, ?)').run(
+        component,
+        version,
+      );
   }).immediate();
 }

@@ -14,7 +14,10 @@ backendContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-results-'));
   const url = `sqlite:///${join(dir, 'results.db')}`;
   let offset = 0;
-  const clock: Clock = { now: () => Date.now() + offset, monotonic: () => performance.now() + offset };
+  const clock: Clock = {
+    now: () => Date.now() + offset,
+    monotonic: () => performance.now() + offset,
+  };
   return {
     backend: createSqliteBackend(url, { clock }),
     peer: async () => createSqliteBackend(url, { clock }),
@@ -28,11 +31,16 @@ backendContract('sqlite', async () => {
 function tempDir(): { dir: string; file: string; url: string; [Symbol.dispose](): void } {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-results-'));
   const file = join(dir, 'celeriac.db');
-  return { dir, file, url: `sqlite:///${file}`, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    file,
+    url: `sqlite:///${file}`,
+    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 void describe('sqlite result backend', () => {
-  void test('metas are stored as the bytes of Celery\'s JSON', async () => {
+  void test("metas are stored as the bytes of Celery's JSON", async () => {
     using tmp = tempDir();
     await using b = createSqliteBackend(tmp.url);
     await b.store(contractMeta('c0000000-0000-4000-8000-000000000001', 'SUCCESS', 5));
@@ -54,10 +62,13 @@ void describe('sqlite result backend', () => {
     await b.store(contractMeta('x', 'SUCCESS', 1));
     assert.equal(await t.size('celery'), 0);
     const db = new Database(tmp.file, { readonly: true });
-    assert.deepEqual(db.prepare('SELECT component, version FROM celeriac_schema ORDER BY component').all(), [
-      { component: 'broker', version: 1 },
-      { component: 'results', version: 1 },
-    ]);
+    assert.deepEqual(
+      db.prepare('SELECT component, version FROM celeriac_schema ORDER BY component').all(),
+      [
+        { component: 'broker', version: 1 },
+        { component: 'results', version: 1 },
+      ],
+    );
     db.close();
   });
 
@@ -81,7 +92,11 @@ void describe('sqlite result backend', () => {
     writeFileSync(join(tmp.dir, 'file'), 'x');
     const bad = join(tmp.dir, 'file', 'r.db');
     const b = createSqliteBackend(`sqlite:///${bad}`);
-    await assert.rejects(b.connect(), (e: unknown) => e instanceof ConnectionError && e.code === 'STORE_UNWRITABLE' && e.message.includes(bad));
+    await assert.rejects(
+      b.connect(),
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === 'STORE_UNWRITABLE' && e.message.includes(bad),
+    );
     await b.close();
   });
 });

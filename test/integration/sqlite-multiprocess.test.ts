@@ -35,23 +35,43 @@ function events(children: readonly ManagedProcess[]): Events {
   return out;
 }
 
-async function until(check: () => boolean, what: string, children: readonly ManagedProcess[], ms = 60_000): Promise<void> {
+async function until(
+  check: () => boolean,
+  what: string,
+  children: readonly ManagedProcess[],
+  ms = 60_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) {
-      assert.fail(`timed out waiting for ${what}. Last output:\n${children.map((c) => c.output().slice(-1500)).join('\n---\n')}`);
+      assert.fail(
+        `timed out waiting for ${what}. Last output:\n${children.map((c) => c.output().slice(-1500)).join('\n---\n')}`,
+      );
     }
     await sleep(20);
   }
 }
 
-function startConsumer(url: string, queue: string, prefetch: number, mode: 'ack' | 'hold'): ManagedProcess {
-  return spawnManaged(process.execPath, ['--import', 'tsx', helper, url, queue, String(prefetch), mode], { keepChars: 5_000_000, stopTimeoutMs: 5000 });
+function startConsumer(
+  url: string,
+  queue: string,
+  prefetch: number,
+  mode: 'ack' | 'hold',
+): ManagedProcess {
+  return spawnManaged(
+    process.execPath,
+    ['--import', 'tsx', helper, url, queue, String(prefetch), mode],
+    { keepChars: 5_000_000, stopTimeoutMs: 5000 },
+  );
 }
 
 async function publish(t: Transport, queue: string, ids: readonly string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += 50) {
-    await Promise.all(ids.slice(i, i + 50).map((id) => t.publish(contractMessage(id), { exchange: '', routingKey: queue })));
+    await Promise.all(
+      ids
+        .slice(i, i + 50)
+        .map((id) => t.publish(contractMessage(id), { exchange: '', routingKey: queue })),
+    );
   }
 }
 
@@ -77,7 +97,10 @@ void describe('sqlite broker shared by several processes', () => {
       assert.deepEqual(duplicates(got.map((g) => g.id)), [], 'no message was delivered twice');
       assert.deepEqual(duplicates(acked.map((a) => a.id)), []);
       assert.deepEqual(new Set(acked.map((a) => a.id)), new Set(ids), 'every message was acked');
-      assert.ok(got.every((g) => g.count === 0), 'no redeliveries');
+      assert.ok(
+        got.every((g) => g.count === 0),
+        'no redeliveries',
+      );
       const share = new Set(acked.map((a) => a.by));
       assert.equal(share.size, 3, 'all three processes took part');
       assert.equal(await producer.size('work'), 0);
@@ -104,17 +127,33 @@ void describe('sqlite broker shared by several processes', () => {
       const held = new Set(events([holder]).got.map((g) => g.id));
       survivors.push(startConsumer(url, 'work', 10, 'ack'), startConsumer(url, 'work', 10, 'ack'));
       await Promise.all(survivors.map((c) => c.waitForOutput(/^READY/, 30_000)));
-      await until(() => events(survivors).acked.length === ids.length - 50, 'the survivors to ack the other 250', all());
-      assert.equal(events(survivors).got.some((g) => held.has(g.id)), false, 'held messages stay held while the holder lives');
+      await until(
+        () => events(survivors).acked.length === ids.length - 50,
+        'the survivors to ack the other 250',
+        all(),
+      );
+      assert.equal(
+        events(survivors).got.some((g) => held.has(g.id)),
+        false,
+        'held messages stay held while the holder lives',
+      );
       process.kill(holder.pid, 'SIGKILL');
-      await until(() => events(survivors).acked.length === ids.length, 'the held messages to come back', all(), 20_000);
+      await until(
+        () => events(survivors).acked.length === ids.length,
+        'the held messages to come back',
+        all(),
+        20_000,
+      );
       await sleep(300);
       const { got, acked } = events(survivors);
       assert.deepEqual(duplicates(acked.map((a) => a.id)), [], 'each message acked once');
       assert.deepEqual(new Set(acked.map((a) => a.id)), new Set(ids), 'none lost');
       const back = got.filter((g) => held.has(g.id));
       assert.equal(back.length, 50);
-      assert.ok(back.every((g) => g.count === 1), 'they come back as redeliveries (deliveryCount 1)');
+      assert.ok(
+        back.every((g) => g.count === 1),
+        'they come back as redeliveries (deliveryCount 1)',
+      );
       assert.equal(await producer.size('work'), 0);
     } finally {
       await Promise.all(all().map((c) => c.stop()));

@@ -28,7 +28,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 function tempDir(): { dir: string; url: string; file: string; [Symbol.dispose](): void } {
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-sqlite-'));
   const file = join(dir, 'broker.db');
-  return { dir, file, url: `sqlite:///${file}`, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    file,
+    url: `sqlite:///${file}`,
+    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
@@ -50,8 +55,18 @@ void describe('sqlite transport', () => {
     assert.equal(sqlitePathFromUrl('sqlite:///data/x.db'), resolve('data/x.db'));
     assert.equal(sqlitePathFromUrl('sqlite:////var/tmp/x.db'), '/var/tmp/x.db');
     assert.equal(sqlitePathFromUrl('db+sqlite:////var/tmp/x.db?mode=ro'), '/var/tmp/x.db');
-    for (const bad of ['sqlite://', 'sqlite:///', 'sqlite://x.db', 'sqlite:///:memory:', 'redis://h']) {
-      assert.throws(() => createSqliteTransport(bad), (e: unknown) => e instanceof ConfigError && e.code === 'URL_INVALID', bad);
+    for (const bad of [
+      'sqlite://',
+      'sqlite:///',
+      'sqlite://x.db',
+      'sqlite:///:memory:',
+      'redis://h',
+    ]) {
+      assert.throws(
+        () => createSqliteTransport(bad),
+        (e: unknown) => e instanceof ConfigError && e.code === 'URL_INVALID',
+        bad,
+      );
     }
   });
 
@@ -75,21 +90,29 @@ void describe('sqlite transport', () => {
     await u.close();
     writeFileSync(join(tmp.dir, 'junk.db'), Buffer.alloc(4096, 7));
     const junk = createSqliteTransport(`sqlite:///${join(tmp.dir, 'junk.db')}`);
-    await assert.rejects(junk.connect(), (e: unknown) => e instanceof ConnectionError && e.code === 'BROKER_UNREACHABLE');
+    await assert.rejects(
+      junk.connect(),
+      (e: unknown) => e instanceof ConnectionError && e.code === 'BROKER_UNREACHABLE',
+    );
     await junk.close();
   });
 
-  void test('another connection\'s publish wakes a consumer through the file watch, not the poll', async () => {
+  void test("another connection's publish wakes a consumer through the file watch, not the poll", async () => {
     using tmp = tempDir();
     const a = createSqliteTransport(tmp.url, { pollingInterval: 120 });
     const b = createSqliteTransport(tmp.url, { pollingInterval: 120 });
     const got: string[] = [];
-    const consumer = b.consume({ queues: ['w'], prefetch: 5, onDelivery: (d) => {
-      got.push(String(d.message.headers['id']));
-      void d.ack();
-    } });
+    const consumer = b.consume({
+      queues: ['w'],
+      prefetch: 5,
+      onDelivery: (d) => {
+        got.push(String(d.message.headers['id']));
+        void d.ack();
+      },
+    });
     await sleep(50);
-    for (const tag of ['1', '2', '3']) await a.publish(contractMessage(tag), { exchange: '', routingKey: 'w' });
+    for (const tag of ['1', '2', '3'])
+      await a.publish(contractMessage(tag), { exchange: '', routingKey: 'w' });
     await until(() => got.length === 3, 'three deliveries woken by the watch (the poll is 120 s)');
     assert.deepEqual(got, ['1', '2', '3']);
     await consumer.close();
@@ -121,14 +144,24 @@ void describe('sqlite transport', () => {
     const db = new Database(tmp.file);
     const host = hostIdentity();
     const far = Date.now() + 3_600_000;
-    const own = db.prepare('UPDATE celeriac_messages SET state = 1, owner = ?, owner_host = ?, owner_pid = ?, owner_start = 0, lease_until = ?, claims = 1 WHERE json_extract(headers, \'$.id\') = ?');
+    const own = db.prepare(
+      "UPDATE celeriac_messages SET state = 1, owner = ?, owner_host = ?, owner_pid = ?, owner_start = 0, lease_until = ?, claims = 1 WHERE json_extract(headers, '$.id') = ?",
+    );
     own.run('ghost', host, deadPid(), far, 'orphan');
     own.run('parent', host, process.ppid, far, 'alive');
     const seen: string[] = [];
-    const consumer = t.consume({ queues: ['q'], prefetch: 5, onDelivery: (d) => seen.push(String(d.message.headers['id'])) });
-    await until(() => seen.length === 1, 'the dead holder\'s message');
+    const consumer = t.consume({
+      queues: ['q'],
+      prefetch: 5,
+      onDelivery: (d) => seen.push(String(d.message.headers['id'])),
+    });
+    await until(() => seen.length === 1, "the dead holder's message");
     await sleep(200);
-    assert.deepEqual(seen, ['orphan'], 'a live holder on this host keeps its message, however old the lease');
+    assert.deepEqual(
+      seen,
+      ['orphan'],
+      'a live holder on this host keeps its message, however old the lease',
+    );
     await consumer.close();
     db.close();
     await t.close();
@@ -137,18 +170,30 @@ void describe('sqlite transport', () => {
   void test('leases decide for holders on other hosts; a live consumer renews its own', async () => {
     using tmp = tempDir();
     const t = createSqliteTransport(tmp.url, { reapInterval: 0.05, visibilityTimeout: 0.3 });
-    for (const tag of ['expired', 'leased', 'mine']) await t.publish(contractMessage(tag), { exchange: '', routingKey: 'q' });
+    for (const tag of ['expired', 'leased', 'mine'])
+      await t.publish(contractMessage(tag), { exchange: '', routingKey: 'q' });
     const db = new Database(tmp.file);
-    const own = db.prepare('UPDATE celeriac_messages SET state = 1, owner = ?, owner_host = ?, owner_pid = 1, owner_start = 0, lease_until = ?, claims = 1 WHERE json_extract(headers, \'$.id\') = ?');
+    const own = db.prepare(
+      "UPDATE celeriac_messages SET state = 1, owner = ?, owner_host = ?, owner_pid = 1, owner_start = 0, lease_until = ?, claims = 1 WHERE json_extract(headers, '$.id') = ?",
+    );
     own.run('remote', 'elsewhere/pid:[1]', Date.now() - 1, 'expired');
     own.run('remote', 'elsewhere/pid:[1]', Date.now() + 3_600_000, 'leased');
     const seen: string[] = [];
-    const consumer = t.consume({ queues: ['q'], prefetch: 5, onDelivery: (d) => seen.push(String(d.message.headers['id'])) });
+    const consumer = t.consume({
+      queues: ['q'],
+      prefetch: 5,
+      onDelivery: (d) => seen.push(String(d.message.headers['id'])),
+    });
     await until(() => seen.length === 2, 'the expired remote lease and the ready message');
     assert.deepEqual(seen.sort(), ['expired', 'mine']);
     await sleep(700);
-    const lease = db.prepare('SELECT lease_until FROM celeriac_messages WHERE json_extract(headers, \'$.id\') = ?').pluck();
-    assert.ok(Number(lease.get('mine')) > Date.now(), 'the holder renewed its lease past the 0.3 s visibility timeout');
+    const lease = db
+      .prepare("SELECT lease_until FROM celeriac_messages WHERE json_extract(headers, '$.id') = ?")
+      .pluck();
+    assert.ok(
+      Number(lease.get('mine')) > Date.now(),
+      'the holder renewed its lease past the 0.3 s visibility timeout',
+    );
     assert.equal(seen.length, 2, 'nothing else came back');
     await consumer.close();
     db.close();
@@ -160,10 +205,17 @@ void describe('sqlite transport', () => {
     await using t = createSqliteTransport(tmp.url);
     await t.connect();
     const db = new Database(tmp.file);
-    db.prepare(`INSERT INTO celeriac_broadcasts (exchange, routing_key, content_type, content_encoding, headers, properties, body, created_at)
-      VALUES ('ev', 'k', 'application/json', 'utf-8', '{}', '{}', x'00', ?)`).run(Date.now() - 120_000);
+    db.prepare(
+      `INSERT INTO celeriac_broadcasts (exchange, routing_key, content_type, content_encoding, headers, properties, body, created_at)
+      VALUES ('ev', 'k', 'application/json', 'utf-8', '{}', '{}', x'00', ?)`,
+    ).run(Date.now() - 120_000);
     await t.broadcast('ev', 'k', contractMessage('new'));
-    assert.deepEqual(db.prepare('SELECT routing_key, created_at > ? AS fresh FROM celeriac_broadcasts').all(Date.now() - 60_000), [{ routing_key: 'k', fresh: 1 }]);
+    assert.deepEqual(
+      db
+        .prepare('SELECT routing_key, created_at > ? AS fresh FROM celeriac_broadcasts')
+        .all(Date.now() - 60_000),
+      [{ routing_key: 'k', fresh: 1 }],
+    );
     db.close();
   });
 

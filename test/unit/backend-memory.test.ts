@@ -4,7 +4,10 @@ import type { Clock } from '../../src/util/clock.js';
 
 backendContract('memory', async () => {
   let offset = 0;
-  const clock: Clock = { now: () => Date.now() + offset, monotonic: () => performance.now() + offset };
+  const clock: Clock = {
+    now: () => Date.now() + offset,
+    monotonic: () => performance.now() + offset,
+  };
   return {
     backend: new MemoryBackend({ clock }),
     cleanup: async () => undefined,

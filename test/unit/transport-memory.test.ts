@@ -26,5 +26,7 @@ void test('memory: each transport without a broker option gets its own private b
 void test('memory: operations after close reject with ClosedError', async () => {
   const t = new MemoryTransport();
   await t.close();
-  await assert.rejects(t.publish(contractMessage('x'), { exchange: '', routingKey: 'q' }), { code: 'CLOSED' });
+  await assert.rejects(t.publish(contractMessage('x'), { exchange: '', routingKey: 'q' }), {
+    code: 'CLOSED',
+  });
 });

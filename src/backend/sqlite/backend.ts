@@ -8,11 +8,21 @@ import { ClosedError, TimeoutError } from '../../errors.js';
 import { decodeMeta, encodeMeta } from '../../protocol/result-meta.js';
 import type { TaskMeta } from '../../protocol/types.js';
 import type { Clock } from '../../util/clock.js';
-import { openSqliteFile, sqliteUrlOf, walPathOf, type SqliteDatabase } from '../../util/sqlite-file.js';
+import {
+  openSqliteFile,
+  sqliteUrlOf,
+  walPathOf,
+  type SqliteDatabase,
+} from '../../util/sqlite-file.js';
 import { FileChangeWatcher } from '../../util/wakeup.js';
 import type { ChordJoinResult, ResultBackend, StoreOptions, WaitOptions } from '../types.js';
 import { ReadyWaiters, isReadyState } from '../waiters.js';
-import { initResultSchema, prepareResults, type ResultRow, type ResultStatements } from './schema.js';
+import {
+  initResultSchema,
+  prepareResults,
+  type ResultRow,
+  type ResultStatements,
+} from './schema.js';
 
 /** Settings of {@link SqliteBackend}, defaults applied. */
 export interface SqliteBackendSettings {
@@ -25,7 +35,9 @@ export interface SqliteBackendSettings {
 
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
 
 /** Above this many watched tasks, a wake-up scans all changes instead of looking each one up. */
@@ -39,7 +51,9 @@ export class SqliteBackend implements ResultBackend {
   private db: SqliteDatabase | undefined;
   private s: ResultStatements | undefined;
   private closed = false;
-  private readonly waiters = new ReadyWaiters((active) => (active ? this.startFeed() : this.stopFeed()));
+  private readonly waiters = new ReadyWaiters((active) =>
+    active ? this.startFeed() : this.stopFeed(),
+  );
   private readonly watcher: FileChangeWatcher;
   private feeding = false;
   private cursor = 0;
@@ -54,7 +68,11 @@ export class SqliteBackend implements ResultBackend {
     private readonly settings: SqliteBackendSettings,
   ) {
     this.displayUrl = sqliteUrlOf(path);
-    this.watcher = new FileChangeWatcher({ path: walPathOf(path), pollMs: settings.pollMs, onChange: () => this.check() });
+    this.watcher = new FileChangeWatcher({
+      path: walPathOf(path),
+      pollMs: settings.pollMs,
+      onChange: () => this.check(),
+    });
   }
 
   async connect(): Promise<void> {
@@ -64,7 +82,12 @@ export class SqliteBackend implements ResultBackend {
   private open(): ResultStatements {
     if (this.closed) throw new ClosedError(`The SQLite result backend ${this.displayUrl}`);
     if (this.s) return this.s;
-    const db = openSqliteFile(this.path, { busyTimeoutMs: this.settings.busyTimeoutMs, role: 'result backend', unreachableCode: 'BACKEND_UNREACHABLE', init: initResultSchema });
+    const db = openSqliteFile(this.path, {
+      busyTimeoutMs: this.settings.busyTimeoutMs,
+      role: 'result backend',
+      unreachableCode: 'BACKEND_UNREACHABLE',
+      init: initResultSchema,
+    });
     this.db = db;
     this.s = prepareResults(db);
     this.cleanup();
@@ -96,7 +119,16 @@ export class SqliteBackend implements ResultBackend {
     const bytes = encodeMeta(meta);
     const expires = this.expiresAt(options);
     const now = this.now();
-    this.write((s) => s.store.run({ id: meta.taskId, status: meta.status, meta: bytes, expires, seq: s.nextSeq.get() ?? 0, now }));
+    this.write((s) =>
+      s.store.run({
+        id: meta.taskId,
+        status: meta.status,
+        meta: bytes,
+        expires,
+        seq: s.nextSeq.get() ?? 0,
+        now,
+      }),
+    );
     this.dirty = true;
     this.queueCheck();
     if (now - this.lastCleanup > CLEANUP_EVERY_MS) this.cleanup();
@@ -120,9 +152,14 @@ export class SqliteBackend implements ResultBackend {
       if (!this.waiters.active) this.stopFeed();
       return current;
     }
-    return this.waiters.wait(taskId, options, () => new TimeoutError(`Waited ${options.timeout} ms for task ${taskId} to be ready`, {
-      hint: 'raise the timeout, or check that a worker consumes the task\'s queue',
-    }));
+    return this.waiters.wait(
+      taskId,
+      options,
+      () =>
+        new TimeoutError(`Waited ${options.timeout} ms for task ${taskId} to be ready`, {
+          hint: "raise the timeout, or check that a worker consumes the task's queue",
+        }),
+    );
   }
 
   onChange(taskId: string, listener: (meta: TaskMeta) => void): () => void {
@@ -167,9 +204,12 @@ export class SqliteBackend implements ResultBackend {
       const max = s.maxSeq.get() ?? 0;
       if (max === this.cursor) return;
       const ids = [...this.waiters.taskIds()];
-      const rows = ids.length <= LOOKUP_LIMIT
-        ? ids.flatMap((id) => s.changedOne.all(id, this.cursor, max)).sort((a, b) => a.seq - b.seq)
-        : s.changedAll.all(this.cursor, max).filter((r) => this.waiters.has(r.task_id));
+      const rows =
+        ids.length <= LOOKUP_LIMIT
+          ? ids
+              .flatMap((id) => s.changedOne.all(id, this.cursor, max))
+              .sort((a, b) => a.seq - b.seq)
+          : s.changedAll.all(this.cursor, max).filter((r) => this.waiters.has(r.task_id));
       this.cursor = max;
       for (const row of rows) {
         const meta = this.live(row);
@@ -205,7 +245,11 @@ export class SqliteBackend implements ResultBackend {
   }
 
   /** Records the part and counts in one IMMEDIATE transaction: one caller ever completes it. */
-  async chordPartCompleted(groupId: string, groupIndex: number | null, meta: TaskMeta): Promise<ChordJoinResult> {
+  async chordPartCompleted(
+    groupId: string,
+    groupIndex: number | null,
+    meta: TaskMeta,
+  ): Promise<ChordJoinResult> {
     const bytes = encodeMeta(meta);
     const members = this.write((s): Buffer[] | null => {
       s.addPart.run(groupId, meta.taskId, groupIndex, bytes);
@@ -215,7 +259,9 @@ export class SqliteBackend implements ResultBackend {
       if (s.markDone.run(groupId).changes !== 1) return null;
       return s.parts.all(groupId).map((p) => p.meta);
     });
-    return members === null ? { complete: false } : { complete: true, members: members.map((m) => decodeMeta(m)) };
+    return members === null
+      ? { complete: false }
+      : { complete: true, members: members.map((m) => decodeMeta(m)) };
   }
 
   async chordCleanup(groupId: string): Promise<void> {

@@ -3,7 +3,7 @@
  * Celery's JSON (protocol/result-meta.ts). `seq` grows with every write (from a counter row,
  * so it never goes back even when rows are deleted) and is how waiters find what changed.
  */
-import { migrateSchema, type SqliteDatabase } from '../../util/sqlite-file.js';
+import { migrateSchema, prepare, type SqliteDatabase } from '../../util/sqlite-file.js';
 
 /** Version of the result tables written by this code (row 'results' of celeriac_schema). */
 export const RESULTS_SCHEMA_VERSION = 1;
@@ -47,52 +47,97 @@ export interface ResultRow {
 /** Every statement the backend runs, prepared once per connection. */
 export function prepareResults(db: SqliteDatabase) {
   return {
-    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-    nextSeq: db.prepare<[], number>('UPDATE celeriac_result_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq').pluck(),
-    maxSeq: db.prepare<[], number>('SELECT seq FROM celeriac_result_counter WHERE id = 1').pluck(),
+    dataVersion: prepare<[], number>(db, 'PRAGMA data_version', { pluck: true }),
+    nextSeq: prepare<[], number>(
+      db,
+      'UPDATE celeriac_result_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq',
+      { pluck: true },
+    ),
+    maxSeq: prepare<[], number>(db, 'SELECT seq FROM celeriac_result_counter WHERE id = 1', {
+      pluck: true,
+    }),
     /** Upsert that never replaces a live SUCCESS. */
-    store: db.prepare<{ id: string; status: string; meta: Buffer; expires: number | null; seq: number; now: number }>(
+    store: prepare<
+      [
+        {
+          id: string;
+          status: string;
+          meta: Buffer;
+          expires: number | null;
+          seq: number;
+          now: number;
+        },
+      ]
+    >(
+      db,
       `INSERT INTO celeriac_results (task_id, status, meta, expires_at, seq) VALUES (@id, @status, @meta, @expires, @seq)
        ON CONFLICT (task_id) DO UPDATE SET status = excluded.status, meta = excluded.meta, expires_at = excluded.expires_at, seq = excluded.seq
        WHERE celeriac_results.status != 'SUCCESS' OR (celeriac_results.expires_at IS NOT NULL AND celeriac_results.expires_at <= @now)`,
     ),
-    get: db.prepare<[string], ResultRow>('SELECT task_id, meta, expires_at, seq FROM celeriac_results WHERE task_id = ?'),
-    changedOne: db.prepare<[string, number, number], ResultRow>(
+    get: prepare<[string], ResultRow>(
+      db,
+      'SELECT task_id, meta, expires_at, seq FROM celeriac_results WHERE task_id = ?',
+    ),
+    changedOne: prepare<[string, number, number], ResultRow>(
+      db,
       'SELECT task_id, meta, expires_at, seq FROM celeriac_results WHERE task_id = ? AND seq > ? AND seq <= ?',
     ),
-    changedAll: db.prepare<[number, number], ResultRow>(
+    changedAll: prepare<[number, number], ResultRow>(
+      db,
       'SELECT task_id, meta, expires_at, seq FROM celeriac_results WHERE seq > ? AND seq <= ? ORDER BY seq',
     ),
-    forget: db.prepare<[string]>('DELETE FROM celeriac_results WHERE task_id = ?'),
-    anyExpired: db.prepare<[number, number, number], number>(
+    forget: prepare<[string]>(db, 'DELETE FROM celeriac_results WHERE task_id = ?'),
+    anyExpired: prepare<[number, number, number], number>(
+      db,
       `SELECT 1 WHERE EXISTS (SELECT 1 FROM celeriac_results WHERE expires_at <= ?)
          OR EXISTS (SELECT 1 FROM celeriac_groups WHERE expires_at <= ?)
          OR EXISTS (SELECT 1 FROM celeriac_chords WHERE expires_at <= ?)`,
-    ).pluck(),
-    expireResults: db.prepare<[number]>('DELETE FROM celeriac_results WHERE expires_at <= ?'),
-    expireGroups: db.prepare<[number]>('DELETE FROM celeriac_groups WHERE expires_at <= ?'),
-    expireChordParts: db.prepare<[number]>(
+      { pluck: true },
+    ),
+    expireResults: prepare<[number]>(db, 'DELETE FROM celeriac_results WHERE expires_at <= ?'),
+    expireGroups: prepare<[number]>(db, 'DELETE FROM celeriac_groups WHERE expires_at <= ?'),
+    expireChordParts: prepare<[number]>(
+      db,
       'DELETE FROM celeriac_chord_parts WHERE group_id IN (SELECT group_id FROM celeriac_chords WHERE expires_at <= ?)',
     ),
-    expireChords: db.prepare<[number]>('DELETE FROM celeriac_chords WHERE expires_at <= ?'),
-    saveGroup: db.prepare<[string, string, number | null]>('INSERT OR REPLACE INTO celeriac_groups (group_id, data, expires_at) VALUES (?, ?, ?)'),
-    getGroup: db.prepare<[string], { data: string; expires_at: number | null }>('SELECT data, expires_at FROM celeriac_groups WHERE group_id = ?'),
-    forgetGroup: db.prepare<[string]>('DELETE FROM celeriac_groups WHERE group_id = ?'),
-    setChordSize: db.prepare<[string, number, number | null]>(
+    expireChords: prepare<[number]>(db, 'DELETE FROM celeriac_chords WHERE expires_at <= ?'),
+    saveGroup: prepare<[string, string, number | null]>(
+      db,
+      'INSERT OR REPLACE INTO celeriac_groups (group_id, data, expires_at) VALUES (?, ?, ?)',
+    ),
+    getGroup: prepare<[string], { data: string; expires_at: number | null }>(
+      db,
+      'SELECT data, expires_at FROM celeriac_groups WHERE group_id = ?',
+    ),
+    forgetGroup: prepare<[string]>(db, 'DELETE FROM celeriac_groups WHERE group_id = ?'),
+    setChordSize: prepare<[string, number, number | null]>(
+      db,
       `INSERT INTO celeriac_chords (group_id, size, done, expires_at) VALUES (?, ?, 0, ?)
        ON CONFLICT (group_id) DO UPDATE SET size = excluded.size, expires_at = excluded.expires_at`,
     ),
-    addPart: db.prepare<[string, string, number | null, Buffer]>(
+    addPart: prepare<[string, string, number | null, Buffer]>(
+      db,
       'INSERT OR REPLACE INTO celeriac_chord_parts (group_id, task_id, group_index, meta) VALUES (?, ?, ?, ?)',
     ),
-    chord: db.prepare<[string], { size: number | null; done: number }>('SELECT size, done FROM celeriac_chords WHERE group_id = ?'),
-    countParts: db.prepare<[string], number>('SELECT COUNT(*) FROM celeriac_chord_parts WHERE group_id = ?').pluck(),
-    markDone: db.prepare<[string]>('UPDATE celeriac_chords SET done = 1 WHERE group_id = ? AND done = 0'),
-    parts: db.prepare<[string], { meta: Buffer }>(
+    chord: prepare<[string], { size: number | null; done: number }>(
+      db,
+      'SELECT size, done FROM celeriac_chords WHERE group_id = ?',
+    ),
+    countParts: prepare<[string], number>(
+      db,
+      'SELECT COUNT(*) FROM celeriac_chord_parts WHERE group_id = ?',
+      { pluck: true },
+    ),
+    markDone: prepare<[string]>(
+      db,
+      'UPDATE celeriac_chords SET done = 1 WHERE group_id = ? AND done = 0',
+    ),
+    parts: prepare<[string], { meta: Buffer }>(
+      db,
       'SELECT meta FROM celeriac_chord_parts WHERE group_id = ? ORDER BY group_index IS NULL, group_index, task_id',
     ),
-    dropChord: db.prepare<[string]>('DELETE FROM celeriac_chords WHERE group_id = ?'),
-    dropParts: db.prepare<[string]>('DELETE FROM celeriac_chord_parts WHERE group_id = ?'),
+    dropChord: prepare<[string]>(db, 'DELETE FROM celeriac_chords WHERE group_id = ?'),
+    dropParts: prepare<[string]>(db, 'DELETE FROM celeriac_chord_parts WHERE group_id = ?'),
   };
 }
 

@@ -25,7 +25,9 @@ export function encodeMessage(message: WireMessage): EncodedMessage {
 function parseObject(text: string, what: string): Record<string, unknown> {
   const value: unknown = JSON.parse(text);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DecodeError(`A stored message has malformed ${what}`, { hint: 'purge the queue; the row was not written by celeriac' });
+    throw new DecodeError(`A stored message has malformed ${what}`, {
+      hint: 'purge the queue; the row was not written by celeriac',
+    });
   }
   return value as Record<string, unknown>;
 }

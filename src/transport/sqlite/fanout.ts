@@ -31,7 +31,12 @@ export class FanoutReader {
   }
 
   /** Adds a subscription starting after the newest broadcast; returns its remover. */
-  add(s: BrokerStatements, exchange: string, bindingKey: string, handler: FanoutHandler): () => void {
+  add(
+    s: BrokerStatements,
+    exchange: string,
+    bindingKey: string,
+    handler: FanoutHandler,
+  ): () => void {
     const last = s.lastBroadcast.get() ?? 0;
     if (this.subs.size === 0) this.cursor = last;
     const sub: Sub = { exchange, bindingKey, handler, fromId: last, open: true };

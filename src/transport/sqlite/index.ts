@@ -14,6 +14,12 @@ export type { SqliteTransportOptions } from './settings.js';
  * `sqlite:////absolute/path.db`. The folder is created on connect. Options: see
  * {@link SqliteTransportOptions}; other keys are ignored.
  */
-export function createSqliteTransport(url: string, options: SqliteTransportOptions | Record<string, unknown> = {}): SqliteTransport {
-  return new SqliteTransport(sqlitePathFromUrl(url, 'brokerUrl'), sqliteTransportSettings(options as Record<string, unknown>));
+export function createSqliteTransport(
+  url: string,
+  options: SqliteTransportOptions | Record<string, unknown> = {},
+): SqliteTransport {
+  return new SqliteTransport(
+    sqlitePathFromUrl(url, 'brokerUrl'),
+    sqliteTransportSettings(options as Record<string, unknown>),
+  );
 }

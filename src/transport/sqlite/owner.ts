@@ -40,7 +40,12 @@ function procStat(pid: number | 'self'): { start: number; state: string } | null
 
 /** A fresh owner identity for a transport instance of this process. */
 export function newOwner(): Owner {
-  return { id: randomUUID(), host: hostIdentity(), pid: process.pid, start: procStat('self')?.start ?? 0 };
+  return {
+    id: randomUUID(),
+    host: hostIdentity(),
+    pid: process.pid,
+    start: procStat('self')?.start ?? 0,
+  };
 }
 
 /**

@@ -8,7 +8,7 @@
  * `celeriac_broadcasts` is the recent fanout log (pruned after about a minute);
  * `celeriac_bindings` maps named exchanges to queues.
  */
-import { migrateSchema, type SqliteDatabase } from '../../util/sqlite-file.js';
+import { migrateSchema, prepare, type SqliteDatabase } from '../../util/sqlite-file.js';
 
 /** Version of the broker tables written by this code (row 'broker' of celeriac_schema). */
 export const SCHEMA_VERSION = 1;
@@ -95,81 +95,141 @@ export interface BroadcastRow {
   body: Buffer;
 }
 
-const RETURNING = 'RETURNING id, pri, queue, exchange, routing_key, content_type, content_encoding, headers, properties, body, claims';
-const CLAIM_SET = 'SET state = 1, owner = @owner, owner_host = @host, owner_pid = @pid, owner_start = @start, lease_until = @lease, claims = claims + 1';
+const RETURNING =
+  'RETURNING id, pri, queue, exchange, routing_key, content_type, content_encoding, headers, properties, body, claims';
+const CLAIM_SET =
+  'SET state = 1, owner = @owner, owner_host = @host, owner_pid = @pid, owner_start = @start, lease_until = @lease, claims = claims + 1';
 const BY_OWNER = 'owner_host = ? AND owner_pid = ? AND owner_start = ? AND owner = ?';
-const UNOWN = 'owner = NULL, owner_host = NULL, owner_pid = NULL, owner_start = NULL, lease_until = NULL';
+const UNOWN =
+  'owner = NULL, owner_host = NULL, owner_pid = NULL, owner_start = NULL, lease_until = NULL';
 
 /** Every statement the transport runs, prepared once per connection. */
 export function prepareBroker(db: SqliteDatabase) {
   return {
-    insert: db.prepare<[string, number, string, string, string, string, string, string, Buffer, number]>(
+    insert: prepare<
+      [string, number, string, string, string, string, string, string, Buffer, number]
+    >(
+      db,
       `INSERT INTO celeriac_messages (queue, pri, state, exchange, routing_key, content_type, content_encoding, headers, properties, body, created_at)
        VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     /** Claim from one queue, all priorities, in (pri, id) order — read straight off the ready index. */
-    claimQueue: db.prepare<Record<string, string | number>, MessageRow>(
+    claimQueue: prepare<[Record<string, string | number>], MessageRow>(
+      db,
       `UPDATE celeriac_messages ${CLAIM_SET} WHERE id IN
          (SELECT id FROM celeriac_messages WHERE state = 0 AND queue = @queue ORDER BY pri, id LIMIT @limit) ${RETURNING}`,
     ),
     /** Claim from one queue and one priority bucket (used when several queues are consumed). */
-    claimBucket: db.prepare<Record<string, string | number>, MessageRow>(
+    claimBucket: prepare<[Record<string, string | number>], MessageRow>(
+      db,
       `UPDATE celeriac_messages ${CLAIM_SET} WHERE id IN
          (SELECT id FROM celeriac_messages WHERE state = 0 AND queue = @queue AND pri = @pri ORDER BY id LIMIT @limit) ${RETURNING}`,
     ),
-    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-    hasReady: db.prepare<[string], number>('SELECT 1 FROM celeriac_messages WHERE state = 0 AND queue = ? LIMIT 1').pluck(),
-    nextDue: db.prepare<[], number | null>('SELECT MIN(due_at) FROM celeriac_messages WHERE state = 2').pluck(),
-    promoteDue: db.prepare<[number]>('UPDATE celeriac_messages SET state = 0, due_at = NULL WHERE state = 2 AND due_at <= ?'),
-    ack: db.prepare<[number, string]>('DELETE FROM celeriac_messages WHERE id = ? AND owner = ? AND state = 1'),
-    requeue: db.prepare<[number, string]>(`UPDATE celeriac_messages SET state = 0, ${UNOWN} WHERE id = ? AND owner = ? AND state = 1`),
+    dataVersion: prepare<[], number>(db, 'PRAGMA data_version', { pluck: true }),
+    hasReady: prepare<[string], number>(
+      db,
+      'SELECT 1 FROM celeriac_messages WHERE state = 0 AND queue = ? LIMIT 1',
+      { pluck: true },
+    ),
+    nextDue: prepare<[], number | null>(
+      db,
+      'SELECT MIN(due_at) FROM celeriac_messages WHERE state = 2',
+      { pluck: true },
+    ),
+    promoteDue: prepare<[number]>(
+      db,
+      'UPDATE celeriac_messages SET state = 0, due_at = NULL WHERE state = 2 AND due_at <= ?',
+    ),
+    ack: prepare<[number, string]>(
+      db,
+      'DELETE FROM celeriac_messages WHERE id = ? AND owner = ? AND state = 1',
+    ),
+    requeue: prepare<[number, string]>(
+      db,
+      `UPDATE celeriac_messages SET state = 0, ${UNOWN} WHERE id = ? AND owner = ? AND state = 1`,
+    ),
     /** Give back a claim that was never handed out (its consumer closed meanwhile). */
-    unclaim: db.prepare<[number, string]>(
+    unclaim: prepare<[number, string]>(
+      db,
       `UPDATE celeriac_messages SET state = 0, claims = claims - 1, ${UNOWN} WHERE id = ? AND owner = ? AND state = 1`,
     ),
-    defer: db.prepare<[number, number, string]>(
+    defer: prepare<[number, number, string]>(
+      db,
       `UPDATE celeriac_messages SET state = 2, due_at = ?, claims = 0, ${UNOWN} WHERE id = ? AND owner = ? AND state = 1`,
     ),
-    touch: db.prepare<[number, number, string]>('UPDATE celeriac_messages SET lease_until = ? WHERE id = ? AND owner = ? AND state = 1'),
-    renewAll: db.prepare<[number, string, number, number, string]>(
+    touch: prepare<[number, number, string]>(
+      db,
+      'UPDATE celeriac_messages SET lease_until = ? WHERE id = ? AND owner = ? AND state = 1',
+    ),
+    renewAll: prepare<[number, string, number, number, string]>(
+      db,
       `UPDATE celeriac_messages SET lease_until = ? WHERE state = 1 AND ${BY_OWNER}`,
     ),
-    releaseOwner: db.prepare<[string, number, number, string]>(`UPDATE celeriac_messages SET state = 0, ${UNOWN} WHERE state = 1 AND ${BY_OWNER}`),
-    holders: db.prepare<[], { owner_host: string; owner_pid: number; owner_start: number }>(
+    releaseOwner: prepare<[string, number, number, string]>(
+      db,
+      `UPDATE celeriac_messages SET state = 0, ${UNOWN} WHERE state = 1 AND ${BY_OWNER}`,
+    ),
+    holders: prepare<[], { owner_host: string; owner_pid: number; owner_start: number }>(
+      db,
       'SELECT DISTINCT owner_host, owner_pid, owner_start FROM celeriac_messages WHERE state = 1',
     ),
-    releaseProcess: db.prepare<[string, number, number]>(
+    releaseProcess: prepare<[string, number, number]>(
+      db,
       `UPDATE celeriac_messages SET state = 0, ${UNOWN} WHERE state = 1 AND owner_host = ? AND owner_pid = ? AND owner_start = ?`,
     ),
     /** Leases only decide for holders on other hosts; on this host a holder's process is checked directly. */
-    anyExpired: db.prepare<[number, string], number>(
+    anyExpired: prepare<[number, string], number>(
+      db,
       'SELECT 1 FROM celeriac_messages WHERE state = 1 AND lease_until < ? AND owner_host != ? LIMIT 1',
-    ).pluck(),
-    releaseExpired: db.prepare<[number, string]>(
+      { pluck: true },
+    ),
+    releaseExpired: prepare<[number, string]>(
+      db,
       `UPDATE celeriac_messages SET state = 0, ${UNOWN} WHERE state = 1 AND lease_until < ? AND owner_host != ?`,
     ),
-    sizeReady: db.prepare<[string], number>('SELECT COUNT(*) FROM celeriac_messages WHERE state = 0 AND queue = ?').pluck(),
-    sizeDue: db.prepare<[number, string], number>(
+    sizeReady: prepare<[string], number>(
+      db,
+      'SELECT COUNT(*) FROM celeriac_messages WHERE state = 0 AND queue = ?',
+      { pluck: true },
+    ),
+    sizeDue: prepare<[number, string], number>(
+      db,
       'SELECT COUNT(*) FROM celeriac_messages WHERE state = 2 AND due_at <= ? AND queue = ?',
-    ).pluck(),
-    purgeReady: db.prepare<[string]>('DELETE FROM celeriac_messages WHERE state = 0 AND queue = ?'),
-    purgeDelayed: db.prepare<[string]>('DELETE FROM celeriac_messages WHERE state = 2 AND queue = ?'),
-    bind: db.prepare<[string, string, string, string]>(
+      { pluck: true },
+    ),
+    purgeReady: prepare<[string]>(
+      db,
+      'DELETE FROM celeriac_messages WHERE state = 0 AND queue = ?',
+    ),
+    purgeDelayed: prepare<[string]>(
+      db,
+      'DELETE FROM celeriac_messages WHERE state = 2 AND queue = ?',
+    ),
+    bind: prepare<[string, string, string, string]>(
+      db,
       'INSERT OR IGNORE INTO celeriac_bindings (exchange, exchange_type, routing_key, queue) VALUES (?, ?, ?, ?)',
     ),
-    bindings: db.prepare<[string], { exchange: string; exchange_type: string; routing_key: string; queue: string }>(
+    bindings: prepare<
+      [string],
+      { exchange: string; exchange_type: string; routing_key: string; queue: string }
+    >(
+      db,
       'SELECT exchange, exchange_type, routing_key, queue FROM celeriac_bindings WHERE exchange = ?',
     ),
-    broadcast: db.prepare<[string, string, string, string, string, string, Buffer, number]>(
+    broadcast: prepare<[string, string, string, string, string, string, Buffer, number]>(
+      db,
       `INSERT INTO celeriac_broadcasts (exchange, routing_key, content_type, content_encoding, headers, properties, body, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    lastBroadcast: db.prepare<[], number | null>('SELECT MAX(id) FROM celeriac_broadcasts').pluck(),
-    broadcastsAfter: db.prepare<[number], BroadcastRow>(
+    lastBroadcast: prepare<[], number | null>(db, 'SELECT MAX(id) FROM celeriac_broadcasts', {
+      pluck: true,
+    }),
+    broadcastsAfter: prepare<[number], BroadcastRow>(
+      db,
       `SELECT id, exchange, routing_key, content_type, content_encoding, headers, properties, body
        FROM celeriac_broadcasts WHERE id > ? ORDER BY id LIMIT 500`,
     ),
-    pruneBroadcasts: db.prepare<[number]>('DELETE FROM celeriac_broadcasts WHERE created_at < ?'),
+    pruneBroadcasts: prepare<[number]>(db, 'DELETE FROM celeriac_broadcasts WHERE created_at < ?'),
   };
 }
 

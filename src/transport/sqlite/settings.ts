@@ -26,14 +26,21 @@ export interface SqliteTransportSettings {
   busyTimeoutMs: number;
 }
 
-function positive(options: Record<string, unknown>, key: keyof SqliteTransportOptions, fallback: number): number {
+function positive(
+  options: Record<string, unknown>,
+  key: keyof SqliteTransportOptions,
+  fallback: number,
+): number {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`The SQLite transport option ${key} must be a positive number, not ${JSON.stringify(value)}`, {
-      setting: `brokerTransportOptions.${key}`,
-      hint: 'give a number of seconds (busyTimeout: milliseconds), or leave it out for the default',
-    });
+    throw new ConfigError(
+      `The SQLite transport option ${key} must be a positive number, not ${JSON.stringify(value)}`,
+      {
+        setting: `brokerTransportOptions.${key}`,
+        hint: 'give a number of seconds (busyTimeout: milliseconds), or leave it out for the default',
+      },
+    );
   }
   return value;
 }

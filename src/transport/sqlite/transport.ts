@@ -11,32 +11,56 @@
  */
 import { ClosedError } from '../../errors.js';
 import type { WireMessage } from '../../protocol/types.js';
-import { openSqliteFile, sqliteUrlOf, walPathOf, type SqliteDatabase } from '../../util/sqlite-file.js';
+import {
+  openSqliteFile,
+  sqliteUrlOf,
+  walPathOf,
+  type SqliteDatabase,
+} from '../../util/sqlite-file.js';
 import { FileChangeWatcher } from '../../util/wakeup.js';
-import { PRIORITY_BUCKETS, bindingOf, priorityBucket, resolveQueues, type Binding } from '../routing.js';
+import { bindingOf, priorityBucket, resolveQueues, type Binding } from '../routing.js';
 import type {
-  ConsumeOptions, Consumer, Delivery, FanoutHandler, PublishOptions, QueueSpec, Route, Subscription, Transport, TransportCapabilities,
+  ConsumeOptions,
+  Consumer,
+  FanoutHandler,
+  PublishOptions,
+  QueueSpec,
+  Route,
+  Subscription,
+  Transport,
+  TransportCapabilities,
 } from '../types.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { claimRows, reclaimOp, type WriteOp } from './claims.js';
+import { encodeMessage } from './codec.js';
 import { SqliteConsumer, type ConsumerHost } from './consumer.js';
 import { FanoutReader } from './fanout.js';
-import { newOwner, processAlive } from './owner.js';
-import { initBrokerSchema, prepareBroker, type BrokerStatements, type MessageRow } from './schema.js';
+import { HeldDeliveries, type HeldHost } from './held.js';
+import { newOwner } from './owner.js';
+import { DueTimer, broadcastOp, publishOp } from './writes.js';
+import {
+  initBrokerSchema,
+  prepareBroker,
+  type BrokerStatements,
+  type MessageRow,
+} from './schema.js';
 import type { SqliteTransportSettings } from './settings.js';
 
 interface PendingOp {
-  run(s: BrokerStatements, now: number): void;
+  run: WriteOp;
   resolve(): void;
   reject(error: unknown): void;
 }
 
-/** Broadcasts older than this are pruned. */
-const BROADCAST_TTL_MS = 60_000;
-
 /** The SQLite transport. Build it with `createSqliteTransport(url, options)`. */
-export class SqliteTransport implements Transport, ConsumerHost {
+export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
   readonly kind = 'sqlite';
-  readonly capabilities: TransportCapabilities = { fanout: true, priorities: true, delayedDelivery: true, leases: true, multiProcess: true };
+  readonly capabilities: TransportCapabilities = {
+    fanout: true,
+    priorities: true,
+    delayedDelivery: true,
+    leases: true,
+    multiProcess: true,
+  };
   readonly displayUrl: string;
   private readonly owner = newOwner();
   private db: SqliteDatabase | undefined;
@@ -47,12 +71,11 @@ export class SqliteTransport implements Transport, ConsumerHost {
   private pumpQueued = false;
   private dataVersion = -1;
   private readonly consumers = new Set<SqliteConsumer>();
-  private readonly held = new Set<string>();
+  private readonly held: HeldDeliveries;
   private readonly fanout = new FanoutReader((error) => this.reportError(error));
   private readonly watcher: FileChangeWatcher;
-  private dueTimer: { at: number; timer: NodeJS.Timeout } | undefined;
+  private readonly dueTimer = new DueTimer(() => this.kick());
   private reapTimer: NodeJS.Timeout | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
   private lastPrune = 0;
 
   constructor(
@@ -61,7 +84,17 @@ export class SqliteTransport implements Transport, ConsumerHost {
     private readonly settings: SqliteTransportSettings,
   ) {
     this.displayUrl = sqliteUrlOf(path);
-    this.watcher = new FileChangeWatcher({ path: walPathOf(path), pollMs: settings.pollMs, onChange: () => this.kick() });
+    this.held = new HeldDeliveries(this, this.owner, settings.visibilityMs);
+    this.watcher = new FileChangeWatcher({
+      path: walPathOf(path),
+      pollMs: settings.pollMs,
+      onChange: () => this.kick(),
+    });
+  }
+
+  /** True after close(). */
+  get closed(): boolean {
+    return this.state === 'closed';
   }
 
   async connect(): Promise<void> {
@@ -72,7 +105,12 @@ export class SqliteTransport implements Transport, ConsumerHost {
   private open(): BrokerStatements {
     if (this.state === 'closed') throw new ClosedError(`The SQLite broker ${this.displayUrl}`);
     if (this.s) return this.s;
-    const db = openSqliteFile(this.path, { busyTimeoutMs: this.settings.busyTimeoutMs, role: 'broker', unreachableCode: 'BROKER_UNREACHABLE', init: initBrokerSchema });
+    const db = openSqliteFile(this.path, {
+      busyTimeoutMs: this.settings.busyTimeoutMs,
+      role: 'broker',
+      unreachableCode: 'BROKER_UNREACHABLE',
+      init: initBrokerSchema,
+    });
     this.db = db;
     this.s = prepareBroker(db);
     this.dataVersion = this.s.dataVersion.get() ?? 0;
@@ -88,7 +126,8 @@ export class SqliteTransport implements Transport, ConsumerHost {
   private bindingsOf(s: BrokerStatements, exchange: string): Binding[] {
     return s.bindings.all(exchange).map((r) => ({
       exchange: r.exchange,
-      exchangeType: r.exchange_type === 'topic' || r.exchange_type === 'fanout' ? r.exchange_type : 'direct',
+      exchangeType:
+        r.exchange_type === 'topic' || r.exchange_type === 'fanout' ? r.exchange_type : 'direct',
       routingKey: r.routing_key,
       queue: r.queue,
     }));
@@ -98,17 +137,16 @@ export class SqliteTransport implements Transport, ConsumerHost {
     const s = this.open();
     const m = encodeMessage(message);
     const pri = priorityBucket(options.priority ?? message.properties.priority);
-    const queues = route.exchange === '' ? [route.routingKey] : resolveQueues(route, this.bindingsOf(s, route.exchange));
+    const queues =
+      route.exchange === ''
+        ? [route.routingKey]
+        : resolveQueues(route, this.bindingsOf(s, route.exchange));
     if (queues.length === 0) return;
-    return this.enqueue((st, now) => {
-      for (const q of queues) {
-        st.insert.run(q, pri, route.exchange, route.routingKey, m.contentType, m.contentEncoding, m.headers, m.properties, m.body, now);
-      }
-    }, true);
+    return this.enqueue(publishOp(queues, pri, route, m), true);
   }
 
-  /** Queues a write for the next pump; resolves once it is committed. */
-  private enqueue(run: PendingOp['run'], addsWork: boolean): Promise<void> {
+  /** @internal Queues a write for the next pump; resolves once it is committed. */
+  enqueue(run: WriteOp, addsWork: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.ops.push({ run, resolve, reject });
       if (addsWork) this.opsAddWork = true;
@@ -154,21 +192,26 @@ export class SqliteTransport implements Transport, ConsumerHost {
       const external = version !== this.dataVersion;
       this.dataVersion = version;
       if (external) this.fanout.dirty = true;
-      nextDue = this.consumers.size > 0 ? s.nextDue.get() ?? null : null;
+      nextDue = this.consumers.size > 0 ? (s.nextDue.get() ?? null) : null;
       const promote = nextDue !== null && nextDue <= now;
-      if (external || promote || this.opsAddWork) for (const c of this.consumers) c.mayHaveWork = true;
+      if (external || promote || this.opsAddWork)
+        for (const c of this.consumers) c.mayHaveWork = true;
       this.opsAddWork = false;
       wanting = [...this.consumers].filter((c) => c.mayHaveWork && c.free() > 0);
       if (ops.length === 0 && !promote) wanting = wanting.filter((c) => this.hasReady(s, c));
       if (ops.length > 0 || promote || wanting.length > 0) {
-        const claimed = db.transaction(() => {
-          for (const op of ops) op.run(s, now);
-          if (promote) s.promoteDue.run(now);
-          return wanting.map((c) => this.claim(s, c, now));
-        }).immediate();
+        const claimed = db
+          .transaction(() => {
+            for (const op of ops) op.run(s, now);
+            if (promote) s.promoteDue.run(now);
+            return wanting.map((c) =>
+              claimRows(s, this.owner, now + this.settings.visibilityMs, c),
+            );
+          })
+          .immediate();
         for (const op of ops) op.resolve();
         wanting.forEach((c, i) => this.handOut(c, claimed[i] ?? []));
-        nextDue = this.consumers.size > 0 ? s.nextDue.get() ?? null : null;
+        nextDue = this.consumers.size > 0 ? (s.nextDue.get() ?? null) : null;
       }
       this.fanout.read(s);
     } catch (error) {
@@ -184,24 +227,6 @@ export class SqliteTransport implements Transport, ConsumerHost {
     return any;
   }
 
-  /** Claims up to the consumer's free slots: lower priority buckets first, FIFO within one. */
-  private claim(s: BrokerStatements, c: SqliteConsumer, now: number): MessageRow[] {
-    const o = this.owner;
-    const base = { owner: o.id, host: o.host, pid: o.pid, start: o.start, lease: now + this.settings.visibilityMs };
-    const limit = c.free();
-    const queues = c.claimOrder();
-    const byOrder = (a: MessageRow, b: MessageRow): number => a.pri - b.pri || a.id - b.id;
-    if (queues.length === 1) return s.claimQueue.all({ ...base, queue: queues[0] ?? '', limit }).sort(byOrder);
-    const rows: MessageRow[] = [];
-    for (let pri = 0; pri < PRIORITY_BUCKETS && rows.length < limit; pri++) {
-      for (const queue of queues) {
-        if (rows.length >= limit) break;
-        rows.push(...s.claimBucket.all({ ...base, queue, pri, limit: limit - rows.length }).sort(byOrder));
-      }
-    }
-    return rows;
-  }
-
   private handOut(c: SqliteConsumer, rows: MessageRow[]): void {
     if (rows.length < c.free()) c.mayHaveWork = false;
     for (const row of rows) {
@@ -209,53 +234,9 @@ export class SqliteTransport implements Transport, ConsumerHost {
         void this.enqueue((s) => s.unclaim.run(row.id, this.owner.id), true).catch(() => undefined);
         continue;
       }
-      c.hand(this.delivery(c, row));
+      c.hand(this.held.make(c, row));
     }
-    if (rows.length === 0) return;
-    this.startRenewing();
-    if (c.mayHaveWork && c.free() > 0) this.kick();
-  }
-
-  private delivery(c: SqliteConsumer, row: MessageRow): Delivery {
-    const tag = `${row.id}:${row.claims}`;
-    const id = row.id;
-    const me = this.owner.id;
-    this.held.add(tag);
-    const settle = (run: PendingOp['run'], addsWork: boolean): Promise<void> => {
-      if (this.state === 'closed') return Promise.reject(new ClosedError(`The SQLite broker ${this.displayUrl}`));
-      if (!this.held.delete(tag)) return Promise.resolve();
-      c.release();
-      return this.enqueue(run, addsWork);
-    };
-    return {
-      message: decodeMessage(row),
-      queue: row.queue,
-      deliveryTag: tag,
-      exchange: row.exchange,
-      routingKey: row.routing_key,
-      redelivered: row.claims > 1,
-      deliveryCount: row.claims - 1,
-      ack: () => settle((s) => s.ack.run(id, me), false),
-      reject: (requeue) => settle((s) => (requeue ? s.requeue.run(id, me) : s.ack.run(id, me)), requeue),
-      defer: (dueAt) => settle((s) => s.defer.run(dueAt, id, me), true),
-      touch: () => {
-        if (!this.held.has(tag)) return Promise.resolve();
-        return this.enqueue((s, now) => s.touch.run(now + this.settings.visibilityMs, id, me), false);
-      },
-    };
-  }
-
-  private startRenewing(): void {
-    if (this.renewTimer) return;
-    this.renewTimer = setInterval(() => {
-      if (this.held.size === 0) {
-        clearInterval(this.renewTimer);
-        this.renewTimer = undefined;
-        return;
-      }
-      const o = this.owner;
-      void this.enqueue((s, now) => s.renewAll.run(now + this.settings.visibilityMs, o.host, o.pid, o.start, o.id), false).catch(() => undefined);
-    }, Math.max(50, Math.floor(this.settings.visibilityMs / 3)));
+    if (rows.length > 0 && c.mayHaveWork && c.free() > 0) this.kick();
   }
 
   /** Gives back messages whose holder died on this host, or whose lease ran out elsewhere. */
@@ -263,15 +244,8 @@ export class SqliteTransport implements Transport, ConsumerHost {
     const s = this.s;
     if (!s || this.state !== 'open') return;
     try {
-      const now = Date.now();
-      const host = this.owner.host;
-      const dead = s.holders.all().filter((h) => h.owner_host === host && !processAlive(h.owner_pid, h.owner_start));
-      const expired = s.anyExpired.get(now, host) !== undefined;
-      if (dead.length === 0 && !expired) return;
-      void this.enqueue((st) => {
-        for (const d of dead) st.releaseProcess.run(d.owner_host, d.owner_pid, d.owner_start);
-        if (expired) st.releaseExpired.run(now, host);
-      }, true).catch(() => undefined);
+      const op = reclaimOp(s, this.owner.host, Date.now());
+      if (op) this.enqueue(op, true).catch(() => undefined);
     } catch (error) {
       this.reportError(error);
     }
@@ -292,18 +266,7 @@ export class SqliteTransport implements Transport, ConsumerHost {
   }
 
   private armDueTimer(at: number | null): void {
-    if (at === null || this.consumers.size === 0 || this.state !== 'open') {
-      if (this.dueTimer) clearTimeout(this.dueTimer.timer);
-      this.dueTimer = undefined;
-      return;
-    }
-    if (this.dueTimer?.at === at) return;
-    if (this.dueTimer) clearTimeout(this.dueTimer.timer);
-    const timer = setTimeout(() => {
-      this.dueTimer = undefined;
-      this.kick();
-    }, Math.max(0, at - Date.now()));
-    this.dueTimer = { at, timer };
+    this.dueTimer.arm(this.consumers.size > 0 && this.state === 'open' ? at : null);
   }
 
   private reportError(error: unknown): void {
@@ -328,13 +291,14 @@ export class SqliteTransport implements Transport, ConsumerHost {
     this.fanout.dirty = true;
     const prune = Date.now() - this.lastPrune > 5000;
     if (prune) this.lastPrune = Date.now();
-    return this.enqueue((s, now) => {
-      s.broadcast.run(exchange, routingKey, m.contentType, m.contentEncoding, m.headers, m.properties, m.body, now);
-      if (prune) s.pruneBroadcasts.run(now - BROADCAST_TTL_MS);
-    }, false);
+    return this.enqueue(broadcastOp(exchange, routingKey, m, prune), false);
   }
 
-  async subscribe(exchange: string, bindingKey: string, handler: FanoutHandler): Promise<Subscription> {
+  async subscribe(
+    exchange: string,
+    bindingKey: string,
+    handler: FanoutHandler,
+  ): Promise<Subscription> {
     const remove = this.fanout.add(this.open(), exchange, bindingKey, handler);
     this.activity();
     return {
@@ -359,8 +323,7 @@ export class SqliteTransport implements Transport, ConsumerHost {
     this.consumers.clear();
     this.fanout.clear();
     this.activity();
-    clearInterval(this.renewTimer);
-    this.renewTimer = undefined;
+    this.held.clear();
     const ops = this.ops;
     this.ops = [];
     const { db, s } = this;
@@ -377,7 +340,6 @@ export class SqliteTransport implements Transport, ConsumerHost {
     } catch (error) {
       for (const op of ops) op.reject(error);
     } finally {
-      this.held.clear();
       db.close();
     }
   }
