@@ -141,6 +141,12 @@ export class Executor {
     const { message, delivery } = held;
     const acksLate = def.options.acksLate ?? app.conf.taskAcksLate;
     const request = taskRequest(message, delivery, this.#d.hostname);
+    const limits = state.timeLimits.get(def.name);
+    await state.rateLimits.acquire(
+      def.name,
+      def.options.rateLimit ?? app.conf.taskDefaultRateLimit,
+      held.abort.signal,
+    );
     const result = await this.#d.slots.run(async () => {
       // A slot is free: the task starts now, unless the worker is stopping or it was revoked.
       if (held.abort.signal.aborted || state.revoked.has(message.id)) return 'skipped' as const;
@@ -155,8 +161,13 @@ export class Executor {
       return pool.run({
         taskName: def.name,
         request,
-        softTimeLimit: message.timeLimit[1] ?? def.options.softTimeLimit,
-        hardTimeLimit: message.timeLimit[0] ?? def.options.timeLimit,
+        softTimeLimit:
+          message.timeLimit[1] ??
+          limits?.soft ??
+          def.options.softTimeLimit ??
+          app.conf.taskSoftTimeLimit,
+        hardTimeLimit:
+          message.timeLimit[0] ?? limits?.hard ?? def.options.timeLimit ?? app.conf.taskTimeLimit,
         onState: async (status, meta) => {
           await this.#meta.custom(message, status, meta, delivery);
         },

@@ -4,6 +4,7 @@
  */
 import type { TaskMessage } from '../protocol/types.js';
 import type { Delivery } from '../transport/types.js';
+import { RateLimiter } from './rate-limit.js';
 
 /** A task the worker holds: received, maybe running. */
 export interface HeldTask {
@@ -55,6 +56,10 @@ export class RevokedSet {
 /** Worker-wide bookkeeping. */
 export class WorkerState {
   readonly held = new Map<string, HeldTask>();
+  /** Per-task rate limits, changeable at run time (control: rate_limit). */
+  readonly rateLimits = new RateLimiter();
+  /** Run-time time limit overrides by task name, seconds (control: time_limit). */
+  readonly timeLimits = new Map<string, { hard: number | null; soft: number | null }>();
   readonly revoked = new RevokedSet();
   readonly totals = new Map<string, number>();
   processed = 0;
