@@ -81,6 +81,7 @@ class MemoryConsumer implements Consumer, BrokerConsumer {
   async close(): Promise<void> {
     this.open = false;
     this.broker.removeConsumer(this);
+    this.conn.forget(this);
   }
 }
 
@@ -138,6 +139,11 @@ export class MemoryTransport implements Transport {
     this.consumers.add(consumer);
     this.broker.addConsumer(consumer);
     return consumer;
+  }
+
+  /** @internal A consumer of this connection closed. */
+  forget(consumer: MemoryConsumer): void {
+    this.consumers.delete(consumer);
   }
 
   /** @internal Makes the Delivery for a message handed to one of this connection's consumers. */
@@ -210,7 +216,7 @@ export class MemoryTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of this.consumers) await c.close();
+    for (const c of [...this.consumers]) await c.close();
     for (const f of this.subscriptions) this.broker.unsubscribe(f);
     this.subscriptions.clear();
     const held = [...this.held.values()].reverse();
