@@ -13,10 +13,11 @@
 # First installs what is missing (scripts/ensure-deps.sh): node_modules (npm ci) and, as root,
 # Debian's redis-server, rabbitmq-server, python3-celery, python3-redis (+ python3-msgpack,
 # python3-yaml). Where a piece cannot be installed (not root, no apt), the suites needing it are
-# SKIPPED, loudly; with CI=true that is a failure instead. Then starts ONE redis-server and ONE RabbitMQ on free loopback ports for the
-# run (CELERIAC_TEST_REDIS_URL, CELERIAC_TEST_AMQP_URL; see test/support/servers.ts) and stops
-# them on exit, whatever happens. Every step runs even when an earlier one failed; the exit code
-# is non-zero when any step failed, when no test file was found, or when a suite ran no test.
+# SKIPPED, loudly; with CI=true that is a failure instead. Then starts ONE redis-server and ONE
+# RabbitMQ on free loopback ports for the run (CELERIAC_TEST_REDIS_URL, CELERIAC_TEST_AMQP_URL;
+# see test/support/servers.ts) and stops them on exit, whatever happens. Every step runs even
+# when an earlier one failed; the exit code is non-zero when any step failed, when no test file
+# was found, or when a suite ran no test.
 #
 # Environment: CI=true (missing pieces fail the run), CELERIAC_TEST_SUITE_TIMEOUT (seconds one
 # suite may take in all, default 1200).
