@@ -1,0 +1,147 @@
+/**
+ * Claims are atomic and batched: consumers on separate connections compete for the same
+ * queue and every message is delivered exactly once, none lost; an idle consumer sends
+ * nothing to Redis until a message arrives; the BRPOP fallback works too.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { contractMessage } from '../../src/transport/transport.contract.js';
+import { createRedisTransport, type RedisTransport } from '../../src/transport/redis/index.js';
+import { CLAIM } from '../../src/transport/redis/scripts.js';
+import type { Delivery } from '../../src/transport/types.js';
+import { startRedis, type RedisServer } from '../support/servers.js';
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedis();
+});
+after(() => server.stop());
+
+const idOf = (d: Delivery): string => String(d.message.headers['id']);
+
+/** Resolves when `check()` holds (polling every 10 ms), or fails after `ms`. */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+void describe('Redis claims', () => {
+  void test('two competing consumers: 5,000 messages, each delivered exactly once, none lost', async () => {
+    const queue = `claim.${Date.now()}`;
+    const producer = createRedisTransport(server.url);
+    const a = createRedisTransport(server.url);
+    const b = createRedisTransport(server.url);
+    await Promise.all([producer.connect(), a.connect(), b.connect()]);
+    const seen = new Map<string, number>();
+    const per = { a: 0, b: 0 };
+    const handler = (who: 'a' | 'b') => (d: Delivery) => {
+      per[who]++;
+      seen.set(idOf(d), (seen.get(idOf(d)) ?? 0) + 1);
+      // settle some at once and some a little later, as a worker does
+      if (Math.random() < 0.5) void d.ack();
+      else setTimeout(() => void d.ack(), Math.random() * 5);
+    };
+    const total = 5000;
+    const ids = Array.from({ length: total }, (_, i) => `m${i}`);
+    // half queued before the consumers start, half while they run
+    await Promise.all(ids.slice(0, total / 2).map((id) => producer.publish(contractMessage(id), { exchange: '', routingKey: queue })));
+    const ca = a.consume({ queues: [queue], prefetch: 40, onDelivery: handler('a') });
+    const cb = b.consume({ queues: [queue], prefetch: 40, onDelivery: handler('b') });
+    for (let i = total / 2; i < total; i += 100) {
+      await Promise.all(ids.slice(i, i + 100).map((id) => producer.publish(contractMessage(id), { exchange: '', routingKey: queue })));
+    }
+    await until(() => seen.size === total, `${total} distinct deliveries (have ${seen.size})`);
+    await new Promise((r) => setTimeout(r, 200));
+    const dupes = [...seen].filter(([, n]) => n > 1);
+    assert.deepEqual(dupes, [], 'no message delivered twice');
+    assert.equal(per.a + per.b, total);
+    assert.ok(per.a > 0 && per.b > 0, `both consumers got work (a ${per.a}, b ${per.b})`);
+    await Promise.all([ca.close(), cb.close()]);
+    const raw = new Redis(server.url);
+    await until(async () => (await raw.hlen('unacked')) === 0, 'every ack written');
+    assert.equal(await producer.size(queue), 0);
+    raw.disconnect();
+    await Promise.all([producer.close(), a.close(), b.close()]);
+  });
+
+  void test('one claim takes a whole batch of free slots in one round trip', async () => {
+    const queue = `batch.${Date.now()}`;
+    const t = createRedisTransport(server.url);
+    await t.connect();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => t.publish(contractMessage(`b${i}`), { exchange: '', routingKey: queue })));
+    const base = new Redis(server.url);
+    const monitor = await base.monitor();
+    const claims: number[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[1] === CLAIM.sha) claims.push(args.length);
+    });
+    const got: Delivery[] = [];
+    let ackAtOnce = false;
+    const c = t.consume({
+      queues: [queue],
+      prefetch: 100,
+      onDelivery: (d) => {
+        got.push(d);
+        if (ackAtOnce) void d.ack();
+      },
+    });
+    await until(() => got.length === 100, '100 deliveries');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(claims.length, 1, `${claims.length} claim calls for the first 100 messages`);
+    ackAtOnce = true;
+    for (const d of got) void d.ack();
+    await until(() => got.length === 300, 'all 300');
+    await Promise.all(got.map((d) => d.ack()));
+    await c.close();
+    await t.close();
+    monitor.disconnect();
+    base.disconnect();
+  });
+
+  void test('an idle consumer sends nothing until a message arrives, then gets it at once', async () => {
+    const queue = `idle.${Date.now()}`;
+    const t = createRedisTransport(server.url);
+    await t.connect();
+    const got: Delivery[] = [];
+    const c = t.consume({ queues: [queue], prefetch: 5, onDelivery: (d) => got.push(d) });
+    const raw = new Redis(server.url);
+    await new Promise((r) => setTimeout(r, 300)); // armed and asleep
+    await raw.config('RESETSTAT');
+    await new Promise((r) => setTimeout(r, 1500));
+    const stats = await raw.info('commandstats');
+    const busy = [...stats.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].filter(([, name]) => !/^(info|config)/.test(name!));
+    assert.deepEqual(busy.map(([, name, n]) => `${name}=${n}`), [], 'no commands while idle');
+    await t.publish(contractMessage('wake'), { exchange: '', routingKey: queue });
+    await until(() => got.length === 1, 'the wake-up', 2000);
+    assert.equal(c.wakeMode, 'tracking');
+    assert.equal(c.isHealthy(), true);
+    await got[0]!.ack();
+    await c.close();
+    assert.equal(c.isHealthy(), false, 'a closed consumer is not healthy');
+    await t.close();
+    raw.disconnect();
+  });
+
+  void test("wakeMode 'brpop' (servers without CLIENT TRACKING): kombu's BRPOP, claimed at once", async () => {
+    const queue = `brpop.${Date.now()}`;
+    const t: RedisTransport = createRedisTransport(server.url, { wakeMode: 'brpop' });
+    await t.connect();
+    const got: Delivery[] = [];
+    const c = t.consume({ queues: [queue], prefetch: 5, onDelivery: (d) => got.push(d) });
+    await new Promise((r) => setTimeout(r, 100));
+    for (const p of [9, 0, 3]) await t.publish(contractMessage(`p${p}`), { exchange: '', routingKey: queue }, { priority: p });
+    await until(() => got.length === 3, '3 deliveries', 5000);
+    assert.equal(c.wakeMode, 'brpop');
+    const raw = new Redis(server.url);
+    for (const d of got) assert.ok(await raw.hexists('unacked', d.deliveryTag), 'recorded in unacked like any claim');
+    await Promise.all(got.map((d) => d.ack()));
+    await c.close();
+    assert.equal(await t.size(queue), 0, 'nothing left behind by the BRPOP in flight at close');
+    await t.close();
+    raw.disconnect();
+  });
+});
