@@ -6,6 +6,7 @@
  */
 import { loadApp } from '../../app/load-app.js';
 import type { Celery } from '../../app/celery.js';
+import type { TaskRequest } from '../../app/task-types.js';
 import { trace } from '../../app/trace.js';
 import { EncodeError, NotRegistered, SoftTimeLimitExceeded, TaskRevokedError, toError } from '../../errors.js';
 import type { ChildInit, FromChild, ToChild, WireError } from './messages.js';
@@ -68,6 +69,15 @@ export class ChildRuntime {
     }
   }
 
+  /**
+   * A promise rejection nobody handled (a task's stray promise): logged by the parent instead
+   * of killing this child, and with it whatever task it runs now.
+   */
+  unhandledRejection(reason: unknown): void {
+    const text = 'A promise rejection was not handled (the child keeps running)';
+    this.#port.send({ t: 'warn', seq: this.#job?.seq ?? 0, text, error: toWireError(toError(reason)) });
+  }
+
   async #init(init: ChildInit): Promise<void> {
     this.#reportRss = init.reportRss;
     try {
@@ -79,7 +89,7 @@ export class ChildRuntime {
     this.#port.send({ t: 'ready', pid: process.pid });
   }
 
-  async #run(seq: number, name: string, request: Parameters<typeof trace>[1], soft: number | null): Promise<void> {
+  async #run(seq: number, name: string, request: TaskRequest, soft: number | null): Promise<void> {
     const app = this.#app;
     const controller = new AbortController();
     const softTimer =

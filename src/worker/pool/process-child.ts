@@ -25,6 +25,7 @@ const runtime = new ChildRuntime({
 });
 
 process.on('SIGINT', () => {});
+process.on('unhandledRejection', (reason) => runtime.unhandledRejection(reason));
 process.on('disconnect', () => process.exit(0));
 process.on('message', (received: unknown) => {
   const message = unpackMessage(received);

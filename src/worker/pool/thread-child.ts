@@ -23,6 +23,7 @@ const runtime = new ChildRuntime({
   memory: () => getHeapStatistics().total_heap_size,
 });
 
+process.on('unhandledRejection', (reason) => runtime.unhandledRejection(reason));
 port.on('message', (message: unknown) => {
   if (isToChild(message)) runtime.handle(message);
 });
