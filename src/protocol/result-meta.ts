@@ -22,10 +22,7 @@ const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] a
 export function encodeMeta(meta: TaskMeta): Buffer {
   const out: Record<string, unknown> = {
     status: meta.status,
-    result:
-      EXCEPTION_STATES.has(meta.status) && isExceptionInfo(meta.result)
-        ? exceptionInfoToWire(meta.result)
-        : meta.result,
+    result: wireResult(meta),
     traceback: meta.traceback,
     children: meta.children,
     date_done: meta.dateDone,
@@ -37,6 +34,29 @@ export function encodeMeta(meta: TaskMeta): Buffer {
   }
   out['task_id'] = meta.taskId;
   return Buffer.from(pyDumps(out), 'utf8');
+}
+
+/**
+ * Encodes a result as the RPC backend publishes it (spec §d.4):
+ * `{"task_id", "status", "result", "traceback", "children"}`, no date_done or extended fields.
+ */
+export function encodeRpcMeta(meta: TaskMeta): Buffer {
+  return Buffer.from(
+    pyDumps({
+      task_id: meta.taskId,
+      status: meta.status,
+      result: wireResult(meta),
+      traceback: meta.traceback,
+      children: meta.children,
+    }),
+    'utf8',
+  );
+}
+
+function wireResult(meta: TaskMeta): unknown {
+  return EXCEPTION_STATES.has(meta.status) && isExceptionInfo(meta.result)
+    ? exceptionInfoToWire(meta.result)
+    : meta.result;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageMalformedError } from '../../src/errors.js';
-import { decodeMeta, encodeMeta } from '../../src/protocol/result-meta.js';
+import { decodeMeta, encodeMeta, encodeRpcMeta } from '../../src/protocol/result-meta.js';
 import type { TaskMeta } from '../../src/protocol/types.js';
 import { fixtureNames, loadFixture, type Json } from '../support/fixtures.js';
 
@@ -126,11 +126,15 @@ void describe('result metas', () => {
     );
   });
 
-  void test("the RPC backend's body decodes too", () => {
-    const [msg] = loadFixture('amqp_rpc_result')['messages'] as Json[];
-    const meta = decodeMeta(Buffer.from(String(msg!['body_base64']), 'base64'));
-    assert.equal(typeof meta.taskId, 'string');
-    assert.equal(meta.dateDone, null);
+  void test("the RPC backend's bodies decode and re-encode byte for byte", () => {
+    const messages = loadFixture('amqp_rpc_result')['messages'] as Json[];
+    assert.equal(messages.length, 2);
+    for (const msg of messages) {
+      const raw = Buffer.from(String(msg['body_base64']), 'base64');
+      const meta = decodeMeta(raw);
+      assert.equal(meta.dateDone, null);
+      assert.ok(encodeRpcMeta(meta).equals(raw), raw.toString());
+    }
   });
 
   void test('not a meta', () => {

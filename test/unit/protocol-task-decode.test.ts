@@ -178,6 +178,16 @@ void describe('every captured task message decodes', () => {
   });
 });
 
+void test('python_worker_rejects_pickle: the input a Python worker refused is refused here too', () => {
+  const raw = String(loadFixture('python_worker_rejects_pickle')['input_raw']);
+  const w = wireFromRedisEnvelope(JSON.parse(raw) as RedisEnvelope);
+  assert.throws(
+    () => decodeTaskMessage(w, ACCEPT),
+    (e: unknown) =>
+      e instanceof ContentDisallowedError && e.contentType === 'application/x-python-serialize',
+  );
+});
+
 void describe('hand-made minimal messages a Python worker accepts (python_worker_minimal_messages)', () => {
   const inputs = asObject(loadFixture('python_worker_minimal_messages')['inputs'], 'inputs');
   const decode = (name: string): TaskMessage =>
