@@ -114,10 +114,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /**
    * False when the loop has not completed a fetch cycle for three idle re-check intervals
-   * (Redis unreachable, or the loop stuck): for liveness probes.
+   * (Redis unreachable or not answering, or the loop stuck): for liveness probes.
    */
   isHealthy(): boolean {
-    const window = 3 * this.host.settings.idleRecheckInterval * 1000 + 5000;
+    const window = 3 * this.host.settings.idleRecheckInterval * 1000;
     return this.running && this.client.status === 'ready' && Date.now() - this.lastCycleAt < window;
   }
 
