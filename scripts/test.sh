@@ -237,9 +237,10 @@ type_tests() {
 }
 
 if [[ -n $want_check ]]; then
-  check_step tsc tsc -p tsconfig.json --noEmit
-  check_step eslint eslint .
-  check_step prettier prettier --check .
+  # NO_COLOR: with CI set, these tools colour their output even into a pipe.
+  check_step tsc env NO_COLOR=1 tsc -p tsconfig.json --noEmit
+  check_step eslint env NO_COLOR=1 eslint .
+  check_step prettier env NO_COLOR=1 prettier --check .
   check_step type-tests type_tests
 fi
 
