@@ -123,20 +123,6 @@ void describe('prefork pool: processes', () => {
     await assert.rejects(pool.run(job('pool.add', [1, 1])), { code: 'CLOSED' });
   });
 
-  void test('an app module that cannot load fails start() with APP_LOAD_FAILED and leaves no child', async () => {
-    const pool = createPool('prefork', {
-      concurrency: 2,
-      appSpec: new URL('../fixtures/pool-app/broken.ts', import.meta.url).pathname,
-      logger: memoryLogger([]),
-    });
-    await assert.rejects(pool.start(), (error: Error & { code?: string }) => {
-      assert.equal(error.code, 'APP_LOAD_FAILED');
-      assert.match(error.message, /broken on purpose/);
-      return true;
-    });
-    assert.deepEqual(pool.pids, []);
-  });
-
   void test('children exit when their parent dies (even one that is running a task)', async () => {
     const parent = spawn(process.execPath, ['--import', 'tsx', new URL('../fixtures/pool-app/parent.ts', import.meta.url).pathname], {
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -118,21 +118,21 @@ export class ChildRuntime {
       clearTimeout(softTimer);
       this.#job = undefined;
     }
-    this.#finish(seq, name, outcome);
-    if (this.#exitWhenIdle) this.#port.exit(0);
+    // Asked to leave while running: go once the outcome has left.
+    this.#finish(seq, name, outcome, this.#exitWhenIdle ? () => this.#port.exit(0) : undefined);
   }
 
-  #finish(seq: number, name: string, outcome: PoolOutcome): void {
+  #finish(seq: number, name: string, outcome: PoolOutcome, then: (() => void) | undefined): void {
     const rss = this.#reportRss ? this.#port.memory() : 0;
     if (outcome.kind === 'success') outcome = { ...outcome, value: jsonReady(outcome.value, 0) };
     try {
-      this.#port.send({ t: 'done', seq, outcome, rss });
+      this.#port.send({ t: 'done', seq, outcome, rss }, then);
     } catch (error) {
       const reason = toError(error).message;
       const failure = new EncodeError(`The return value of ${name} cannot be sent to the worker: ${reason}`, {
         hint: 'return plain data (strings, numbers, booleans, null, arrays, plain objects, Dates)',
       });
-      this.#port.send({ t: 'done', seq, outcome: failureOf(failure, outcome.runtime), rss });
+      this.#port.send({ t: 'done', seq, outcome: failureOf(failure, outcome.runtime), rss }, then);
     }
   }
 
