@@ -73,7 +73,7 @@ async function probe(store: Store, target: Target): Promise<string | undefined> 
 function makeAdapter(store: Store): SystemAdapter {
   return {
     id: store === 'redis' ? 'celeriac' : 'celeriac-sqlite',
-    label: store === 'redis' ? 'celeriac' : 'celeriac (SQLite)',
+    label: store === 'redis' ? 'celeriac' : 'celeriac SQLite',
     store,
     defaultConcurrency: 100,
     describe: (t) =>

@@ -23,7 +23,7 @@ async function python(code: string): Promise<string> {
 /** The Python Celery adapter. */
 export const celeryPy: SystemAdapter = {
   id: 'celery-py',
-  label: 'Celery (Python)',
+  label: 'Celery',
   store: 'redis',
   defaultConcurrency: 2,
   describe: (t) =>

@@ -67,7 +67,7 @@ export function describeResults(
   const lines: string[] = [];
   lines.push(
     `N = ${facts.n} tasks per enqueue/drain/end-to-end run, ${facts.latN} sequential round trips; ${facts.reps} repeat(s); cells: median [min–max] over repeats.`,
-    `"celeriac vs X": how many times better celeriac is (> 1 = celeriac ahead): celeriac ÷ X for rates, X ÷ celeriac for times, memory and CPU.`,
+    `"vs X": how many times better celeriac is than X (> 1 = celeriac ahead): celeriac ÷ X for rates, X ÷ celeriac for times, memory, CPU and round trips.`,
     `Round trips and commands per task: INFO stats/commandstats deltas over the sequential run, idle background subtracted.`,
     '',
     'Systems:',

@@ -39,8 +39,8 @@ export const USAGE = `npm run bench -- [options]
   --concurrency id=N    worker concurrency of a system, repeatable (defaults: see bench/README.md)
   --markdown            print the table as markdown
   --out FILE            JSON results (default bench/results/bench-<time>.json)
-  --quiet-pct P         wait before each measurement until the machine is ≤ P % busy (default 30; 0 = never)
-  --quiet-max-s S       ... but at most S seconds (default 3)
+  --quiet-pct P         wait before each measurement until the machine is ≤ P % busy (default 30, quick 0 = never)
+  --quiet-max-s S       ... but at most S seconds (default 2)
   --window W            sends in flight in "1000 in flight" mode (default 1000)
   --batch B             tasks per batch call (default 1000)
   --timeout-s S         give up a wait after S seconds (default 300)
@@ -127,8 +127,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     scaleWorkers: 2,
     concurrency,
     ceilingRequests: quick ? 30_000 : 100_000,
-    quietPct: positive('quiet-pct', values['quiet-pct'], 30),
-    quietMaxMs: positive('quiet-max-s', values['quiet-max-s'], 3) * 1000,
+    quietPct: positive('quiet-pct', values['quiet-pct'], quick ? 0 : 30),
+    quietMaxMs: positive('quiet-max-s', values['quiet-max-s'], 2) * 1000,
     markdown: values.markdown ?? false,
     out: values.out,
     verbose: values.verbose ?? false,

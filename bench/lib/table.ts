@@ -88,7 +88,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'drain.1',
-    label: 'drain N queued, 1 worker (tasks/s)',
+    label: 'drain, 1 worker (tasks/s)',
     direction: 'higher',
     compare: true,
     digits: 0,
@@ -96,7 +96,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'drain.2',
-    label: 'drain N queued, 2 workers (tasks/s)',
+    label: 'drain, 2 workers (tasks/s)',
     direction: 'higher',
     compare: true,
     digits: 0,
@@ -115,7 +115,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'e2e',
-    label: 'steady end-to-end, producer + worker (tasks/s)',
+    label: 'end-to-end, producer + worker (tasks/s)',
     direction: 'higher',
     compare: true,
     digits: 0,
@@ -123,21 +123,21 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'lat.p50',
-    label: 'round trip, one at a time: p50 (ms)',
+    label: 'round trip one at a time, p50 (ms)',
     direction: 'lower',
     compare: true,
     values: (rs) => steady(rs).map((r) => r.latency.p50),
   },
   {
     key: 'lat.p90',
-    label: 'round trip: p90 (ms)',
+    label: 'round trip, p90 (ms)',
     direction: 'lower',
     compare: true,
     values: (rs) => steady(rs).map((r) => r.latency.p90),
   },
   {
     key: 'lat.p99',
-    label: 'round trip: p99 (ms)',
+    label: 'round trip, p99 (ms)',
     direction: 'lower',
     compare: true,
     values: (rs) => steady(rs).map((r) => r.latency.p99),
@@ -175,7 +175,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'cpu.redis',
-    label: 'redis-server CPU per task, drain (µs)',
+    label: 'Redis CPU per task, drain (µs)',
     direction: 'lower',
     compare: true,
     digits: 0,
@@ -192,7 +192,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'redis.reads',
-    label: 'Redis round trips per task (reads, sequential)',
+    label: 'Redis round trips per task',
     direction: 'lower',
     compare: true,
     digits: 2,
@@ -200,7 +200,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'redis.cmds',
-    label: 'Redis commands per task (incl. inside Lua)',
+    label: 'Redis commands per task',
     direction: 'lower',
     compare: true,
     digits: 1,
@@ -208,7 +208,7 @@ export const METRICS: readonly Metric[] = [
   },
   {
     key: 'noise',
-    label: 'other load on the machine in drain (% CPU)',
+    label: 'other load during drain (% CPU)',
     direction: 'lower',
     compare: false,
     digits: 0,
@@ -233,7 +233,7 @@ export function buildTable(systems: readonly SystemResult[]): Table {
   const head = [
     'figure',
     ...ran.map((s) => s.label),
-    ...(ref ? peers.map((p) => `celeriac vs ${p.label}`) : []),
+    ...(ref ? peers.map((p) => `vs ${p.label}`) : []),
   ];
   const rows: string[][] = [];
   for (const m of METRICS) {
