@@ -63,12 +63,18 @@ export interface WorkerProcess {
 export async function startWorker(
   env: NodeJS.ProcessEnv,
   extra: string[] = [],
+  appPath: string = TASKS,
+  options: { waitReady?: boolean } = {},
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [BIN, '-A', TASKS, 'worker', '--loglevel=info', ...extra], {
-    env,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, '-A', appPath, 'worker', '--loglevel=info', ...extra],
+    {
+      env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer): void => {
@@ -111,6 +117,6 @@ export async function startWorker(
       return exited;
     },
   };
-  await waitFor(/ ready\./);
+  if (options.waitReady !== false) await waitFor(/ ready\./);
   return worker;
 }
