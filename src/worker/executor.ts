@@ -126,6 +126,7 @@ export class Executor {
       receivedAt: now,
       startedAt: null,
       acknowledged: false,
+      workerPid: null,
       abort: new AbortController(),
     };
     state.held.set(message.id, held);
@@ -171,6 +172,9 @@ export class Executor {
         onState: async (status, meta) => {
           await this.#meta.custom(message, status, meta, delivery);
         },
+        onStart: (pid) => {
+          held.workerPid = pid;
+        },
       });
     });
     if (result === 'skipped') {
@@ -195,6 +199,10 @@ export class Executor {
   ): Promise<void> {
     const { app, logger, state, events } = this.#d;
     const { message, delivery } = held;
+    if (held.acknowledged && acksLate && held.abort.signal.aborted) {
+      // The worker stopped and already handed this message back; the pool's outcome is moot.
+      return;
+    }
     if (result.kind === 'failure' && result.cause === 'worker-lost') {
       const requeue =
         (def.options.rejectOnWorkerLost ?? app.conf.taskRejectOnWorkerLost) && acksLate;

@@ -13,6 +13,8 @@ export interface HeldTask {
   readonly receivedAt: number;
   startedAt: number | null;
   acknowledged: boolean;
+  /** The pid of the process running it (a prefork child, or this process). */
+  workerPid: number | null;
   readonly abort: AbortController;
 }
 

@@ -17,6 +17,8 @@ export interface PoolJob {
   hardTimeLimit: number | null;
   /** Custom states (ctx.updateState) reported while the task runs. */
   onState(state: string, meta: unknown): Promise<void>;
+  /** Called when a runner takes the job, with the pid that runs it. */
+  onStart?: ((pid: number) => void) | undefined;
 }
 
 /** What running a job came to, as plain data (it crosses process boundaries). */
