@@ -21,12 +21,15 @@ export interface HeldTask {
 /** Bounded set of revoked ids with expiry (Celery's LimitedSet: 50,000 ids, 3 hours). */
 export class RevokedSet {
   readonly #ids = new Map<string, number>();
+  /** Bumped on every change (for persistence). */
+  version = 0;
   constructor(
     readonly maxSize = 50_000,
     readonly ttlMs = 3 * 3600 * 1000,
   ) {}
 
   add(id: string, now = Date.now()): void {
+    this.version++;
     this.#ids.delete(id);
     this.#ids.set(id, now);
     while (this.#ids.size > this.maxSize) {

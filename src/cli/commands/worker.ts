@@ -2,7 +2,9 @@
 import type { Command } from '@commander-js/extra-typings';
 import { createWriteStream, unlinkSync, writeFileSync } from 'node:fs';
 import { Logger, parseLogLevel } from '../../util/logger.js';
+import { spawn } from 'node:child_process';
 import { POOL_KINDS, isPoolKind } from '../../worker/pool/create.js';
+import { StateDb } from '../../worker/statedb.js';
 import { Worker } from '../../worker/worker.js';
 import { appFromOptions, type GlobalOptions } from '../context.js';
 import { CliExit } from '../output.js';
@@ -33,6 +35,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
     .option('-O <optimization>', 'Celery optimization profile (fair is the default behaviour here)')
     .option('--prefetch-multiplier <n>', 'messages reserved per slot', (v) => parseInt(v, 10))
     .option('--pidfile <path>', 'write the process id to this file')
+    .option('-S, --statedb <path>', 'keep revoked task ids in this file across restarts')
     .option('-f, --logfile <path>', 'write logs to this file instead of stderr')
     .option(
       '--shutdown-timeout <seconds>',
@@ -57,11 +60,6 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         app.configure({ workerPrefetchMultiplier: opts.prefetchMultiplier });
       const sink = opts.logfile ? createWriteStream(opts.logfile, { flags: 'a' }) : process.stderr;
       const logger = new Logger({ level, sink });
-      if (opts.pool !== 'event' && opts.pool !== 'solo') {
-        logger.warning(
-          `Pool '${opts.pool}' is not available yet; running tasks on the event loop pool`,
-        );
-      }
       if (opts.taskEvents)
         logger.warning('Task events (-E) are not available yet; continuing without them');
       const split = (s: string | undefined): string[] =>
@@ -83,23 +81,59 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         shutdownTimeout: opts.shutdownTimeout,
       });
       if (opts.pidfile) writeFileSync(opts.pidfile, `${process.pid}\n`);
+      const statedb = opts.statedb ? new StateDb(opts.statedb, worker.state.revoked) : undefined;
+      if (statedb) {
+        const count = statedb.load();
+        logger.info(
+          `Loaded ${count} revoked task id${count === 1 ? '' : 's'} from ${opts.statedb}`,
+        );
+        statedb.start();
+      }
       let stopping: Promise<void> | undefined;
-      const shutdown = (cold: boolean): void => {
-        if (stopping && !cold) cold = true;
-        process.stderr.write(`\nworker: ${cold ? 'Cold' : 'Warm'} shutdown (MainProcess)\n`);
+      const shutdown = (mode: 'warm' | 'cold' | 'restart'): void => {
+        if (stopping && mode === 'warm') mode = 'cold';
+        process.stderr.write(
+          mode === 'restart'
+            ? `\nworker: Restarting worker with fresh code (MainProcess)\n`
+            : `\nworker: ${mode === 'cold' ? 'Cold' : 'Warm'} shutdown (MainProcess)\n`,
+        );
         stopping = worker
-          .stop({ cold })
+          .stop({ cold: mode === 'cold' })
           .then(() => app.close())
           .then(() => {
+            statedb?.close();
+            if (mode === 'restart') {
+              restartInPlace();
+              return;
+            }
             if (opts.pidfile) safeUnlink(opts.pidfile);
             process.exit(0);
           });
       };
-      process.on('SIGTERM', () => shutdown(false));
-      process.on('SIGINT', () => shutdown(stopping !== undefined));
-      process.on('SIGQUIT', () => shutdown(true));
+      process.on('SIGTERM', () => shutdown('warm'));
+      process.on('SIGINT', () => shutdown(stopping ? 'cold' : 'warm'));
+      process.on('SIGQUIT', () => shutdown('cold'));
+      process.on('SIGHUP', () => {
+        if (!stopping) shutdown('restart');
+      });
       await worker.start();
     });
+}
+
+/**
+ * SIGHUP: after the warm stop, start a new worker process with the same arguments (so task
+ * code is loaded fresh) and leave. Queued tasks stay in the broker; unfinished late-ack
+ * messages were handed back by the warm stop. Unlike Celery's execv the pid changes; the new
+ * process rewrites --pidfile.
+ */
+function restartInPlace(): void {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    detached: true,
+    env: process.env,
+  });
+  child.unref();
+  process.exit(0);
 }
 
 function safeUnlink(path: string): void {

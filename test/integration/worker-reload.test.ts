@@ -1,0 +1,56 @@
+/**
+ * `kill -HUP <worker>` restarts the worker with freshly loaded task code, as in Celery's
+ * tutorial, without losing queued tasks.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { Celery } from '../../src/index.js';
+import { ROOT, sandbox, startWorker } from '../e2e/cli-helpers.js';
+
+const appSource = (version: string): string => `
+import { Celery } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/index.ts')).href)};
+export const app = new Celery('reload');
+export const version = app.task(() => ${JSON.stringify(version)}, { name: 'reload.version' });
+`;
+
+describe('SIGHUP', () => {
+  const box = sandbox();
+  const pidfile = join(box.dir, 'worker.pid');
+  const module = join(box.dir, 'reload-app.ts');
+  after(() => {
+    try {
+      process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    box.cleanup();
+  });
+
+  test('reloads changed task code and loses no queued task', async () => {
+    writeFileSync(module, appSource('v1'));
+    const url = box.env.CELERY_BROKER_URL!;
+    const client = new Celery('client', { broker: url, backend: url });
+    const worker = await startWorker(box.env, ['-c', '2', '--pidfile', pidfile], module);
+    try {
+      assert.equal(await (await client.sendTask('reload.version')).get({ timeout: 15 }), 'v1');
+      const firstPid = Number(readFileSync(pidfile, 'utf8'));
+      writeFileSync(module, appSource('v2'));
+      process.kill(firstPid, 'SIGHUP');
+      const queued = await Promise.all(
+        Array.from({ length: 5 }, () => client.sendTask('reload.version')),
+      );
+      await worker.waitFor(/Restarting worker with fresh code/);
+      const values = await Promise.all(queued.map((r) => r.get({ timeout: 30 })));
+      assert.deepEqual(values, ['v2', 'v2', 'v2', 'v2', 'v2']);
+      const secondPid = Number(readFileSync(pidfile, 'utf8'));
+      assert.notEqual(secondPid, firstPid, 'a new process runs the fresh code');
+      process.kill(secondPid, 'SIGTERM');
+      await worker.waitFor(/Warm shutdown[\s\S]*Warm shutdown/, 20_000);
+    } finally {
+      await client.close();
+    }
+  });
+});
