@@ -98,6 +98,10 @@ for (const broker of brokers) {
 
     test('one long task does not hold 50 short ones hostage on concurrency 2', async () => {
       const worker = await start(['-c', '2']);
+      assert.match(
+        worker.output(),
+        /runtime\.spin \(1s\) cannot stop a task that blocks the event loop in the event pool/,
+      );
       const long = await client.sendTask('runtime.work', [-1, 4000]);
       const shorts = await Promise.all(
         Array.from({ length: 50 }, (_, i) => client.sendTask('runtime.work', [i, 5])),

@@ -3,7 +3,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { createWriteStream, unlinkSync, writeFileSync } from 'node:fs';
 import { Logger, parseLogLevel } from '../../util/logger.js';
 import { spawn } from 'node:child_process';
-import { POOL_KINDS, isPoolKind } from '../../worker/pool/create.js';
+import type { Celery } from '../../app/celery.js';
+import { POOL_KINDS, isPoolKind, type PoolKind } from '../../worker/pool/create.js';
 import { StateDb } from '../../worker/statedb.js';
 import { Worker } from '../../worker/worker.js';
 import { appFromOptions, type GlobalOptions } from '../context.js';
@@ -80,6 +81,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         bannerStream: process.stdout,
         shutdownTimeout: opts.shutdownTimeout,
       });
+      warnUnenforceableLimits(app, pool, logger);
       if (opts.pidfile) writeFileSync(opts.pidfile, `${process.pid}\n`);
       const statedb = opts.statedb ? new StateDb(opts.statedb, worker.state.revoked) : undefined;
       if (statedb) {
@@ -134,6 +136,22 @@ function restartInPlace(): void {
   });
   child.unref();
   process.exit(0);
+}
+
+/**
+ * In-process pools cannot interrupt a task that blocks the event loop, so hard time limits
+ * there only work for tasks that yield. Say so at start-up rather than silently.
+ */
+function warnUnenforceableLimits(app: Celery, pool: PoolKind, logger: Logger): void {
+  if (pool !== 'event' && pool !== 'solo') return;
+  const limited = [...app.tasks.values()]
+    .filter((t) => t.local && (t.options.timeLimit ?? app.conf.taskTimeLimit) !== null)
+    .map((t) => `${t.name} (${t.options.timeLimit ?? app.conf.taskTimeLimit}s)`);
+  if (limited.length === 0) return;
+  logger.warning(
+    `Hard time limits of ${limited.join(', ')} cannot stop a task that blocks the event loop in the ${pool} pool: ` +
+      'async tasks are stopped at the limit, synchronous ones run on. Use -P prefork to enforce them.',
+  );
 }
 
 function safeUnlink(path: string): void {
