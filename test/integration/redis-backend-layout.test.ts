@@ -92,7 +92,7 @@ void describe('Redis result backend layout', () => {
       const r = await b.chordPartCompleted(chordGid, Number(zadd[2]), contractMeta(id, state, result));
       assert.equal(r.complete, i === zadds.length - 1);
     }
-    const members = await raw.zrange(`${sizeSet[1]!.slice(0, -2)}.j`, 0, -1, 'WITHSCORES');
+    const members = await raw.zrange(`${sizeSet[1]!.slice(0, -2)}.j`, '0', '-1', 'WITHSCORES');
     const expected = [...zadds].sort((x: string[], y: string[]) => Number(x[2]) - Number(y[2])).flatMap((z: string[]) => [z[3], z[2]]);
     assert.deepEqual(members, expected, 'members and scores byte for byte');
     await b.close();

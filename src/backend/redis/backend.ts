@@ -17,7 +17,7 @@ import { isReadyState } from '../../protocol/states.js';
 import type { TaskMeta } from '../../protocol/types.js';
 import { jsonLoads, pyDumps } from '../../serialization/json.js';
 import { TickBatch } from '../../transport/redis/batch.js';
-import { closeClient, RedisConnector } from '../../transport/redis/connection.js';
+import { closeClient, RedisConnector, settleWithin } from '../../transport/redis/connection.js';
 import { throwFirst } from '../../transport/redis/held.js';
 import { normalizeOptions, parseRedisUrl } from '../../transport/redis/url.js';
 import type { ChordJoinResult, ResultBackend, StoreOptions, WaitOptions } from '../types.js';
@@ -39,6 +39,12 @@ export interface RedisBackendOptions {
   [option: string]: unknown;
 }
 
+interface ChangeListener {
+  listener: (meta: TaskMeta) => void;
+  /** The stored value it was last told of. */
+  last: Buffer | undefined;
+}
+
 interface MetaWrite {
   key: string;
   value: Buffer;
@@ -53,6 +59,7 @@ export class RedisBackend implements ResultBackend {
   private readonly main: Redis;
   private readonly subscriber: ChannelSubscriber;
   private readonly waiters = new ReadyWaiters();
+  private readonly listeners = new Map<string, Set<ChangeListener>>();
   private readonly writes: TickBatch<MetaWrite>;
   private readonly defaultExpires: number;
   private connecting: Promise<void> | undefined;
@@ -152,35 +159,68 @@ export class RedisBackend implements ResultBackend {
     }
   }
 
+  /**
+   * Calls `listener` on every state change of the task. Once the subscription is in place the
+   * stored state, if any, is read and reported too (a change made while subscribing is not
+   * lost); the same stored value is never reported twice in a row.
+   */
   onChange(taskId: string, listener: (meta: TaskMeta) => void): () => void {
     if (this.closing) return () => undefined;
     const channel = TASK_PREFIX + taskId;
-    const unlisten = this.waiters.listen(taskId, listener);
-    this.subscriber.acquire(channel).catch(() => undefined);
+    const entry: ChangeListener = { listener, last: undefined };
+    let set = this.listeners.get(taskId);
+    if (!set) this.listeners.set(taskId, (set = new Set()));
+    set.add(entry);
+    this.subscriber
+      .acquire(channel)
+      .then(async () => {
+        const value = await this.main.getBuffer(channel);
+        if (value && set.has(entry)) this.tell(entry, value);
+      })
+      .catch((err: unknown) => this.errorListeners.forEach((l) => l(toError(err))));
     let active = true;
     return () => {
       if (!active) return;
       active = false;
-      unlisten();
+      set.delete(entry);
+      if (set.size === 0 && this.listeners.get(taskId) === set) this.listeners.delete(taskId);
       this.subscriber.release(channel);
     };
   }
 
-  private onPublished(channel: string, payload: Buffer): void {
-    if (!channel.startsWith(TASK_PREFIX)) return;
+  /** Reports a stored value to one change listener, unless it is the one it saw last. */
+  private tell(entry: ChangeListener, value: Buffer, meta?: TaskMeta): void {
+    if (entry.last?.equals(value)) return;
+    entry.last = value;
     try {
-      this.waiters.notify(decodeMeta(payload));
-    } catch (err) {
-      this.errorListeners.forEach((l) => l(toError(err)));
+      entry.listener(meta ?? decodeMeta(value));
+    } catch {
+      // A listener's failure is its own; the others still hear of the change.
     }
   }
 
-  /** After the subscriber reconnected: what became ready meanwhile was published to no one. */
+  private onPublished(channel: string, payload: Buffer): void {
+    if (!channel.startsWith(TASK_PREFIX)) return;
+    let meta: TaskMeta;
+    try {
+      meta = decodeMeta(payload);
+    } catch (err) {
+      this.errorListeners.forEach((l) => l(toError(err)));
+      return;
+    }
+    for (const entry of [...(this.listeners.get(meta.taskId) ?? [])]) this.tell(entry, payload, meta);
+    this.waiters.notify(meta);
+  }
+
+  /** After the subscriber reconnected: what was stored meanwhile was published to no one. */
   private async recheckWatched(): Promise<void> {
-    const ids = this.subscriber.channels().map((c) => c.slice(TASK_PREFIX.length));
-    for (let i = 0; i < ids.length; i += 500) {
-      const metas = await this.getMany(ids.slice(i, i + 500));
-      for (const meta of metas) if (meta && isReadyState(meta.status)) this.waiters.notify(meta);
+    const channels = this.subscriber.channels();
+    for (let i = 0; i < channels.length; i += 500) {
+      const slice = channels.slice(i, i + 500);
+      const values = await this.main.mgetBuffer(...slice);
+      values.forEach((value, j) => {
+        if (value) this.onPublished(slice[j]!, value);
+      });
     }
   }
 
@@ -258,7 +298,8 @@ export class RedisBackend implements ResultBackend {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.waiters.close(new ClosedError('The Redis result backend'));
-      await this.writes.flush().catch(() => undefined);
+      this.listeners.clear();
+      await settleWithin(this.writes.flush(), 3000);
       await this.subscriber.close();
       await this.connecting?.catch(() => undefined);
       await closeClient(this.main);

@@ -49,10 +49,13 @@ export class ChannelSubscriber {
           (err: unknown) => this.onError(toError(err)),
         );
       });
-      await this.connector.open(client);
       this.client = client;
+      await this.connector.open(client);
       return client;
-    })();
+    })().catch((err: unknown) => {
+      this.opening = undefined; // try again with the next subscription
+      throw err;
+    });
     return this.opening;
   }
 

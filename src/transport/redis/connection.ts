@@ -93,3 +93,19 @@ export async function closeClient(client: Redis): Promise<void> {
   }
   client.disconnect();
 }
+
+/**
+ * Waits for `work` at most `ms` milliseconds (close() must not hang while Redis is away);
+ * true when it settled in time. Its rejection is swallowed.
+ */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -17,7 +17,7 @@ import { MessageMalformedError, toError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/kombu-envelope.js';
 import type { ConsumeOptions, Consumer } from '../types.js';
 import type { Pending } from './batch.js';
-import { closeClient, type RedisConnector } from './connection.js';
+import { closeClient, settleWithin, type RedisConnector } from './connection.js';
 import { RedisDelivery, type DeliveryOwner } from './delivery.js';
 import { epochSeconds, type HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
@@ -36,6 +36,9 @@ export interface ConsumerHost {
   schedulePromote(dueAt: number): void;
   consumerClosed(consumer: RedisConsumer): void;
 }
+
+/** How long close() waits for a claim in flight before it drops the connection. */
+const CLOSE_GRACE_MS = 3000;
 
 interface ConsumeKey {
   key: string;
@@ -150,7 +153,12 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.closing ??= (async () => {
       this.running = false;
       this.nudge();
-      await this.loop;
+      if (!(await settleWithin(this.loop, CLOSE_GRACE_MS))) {
+        // A claim waits for a Redis that is away: give it up (what it may have claimed comes
+        // back through the visibility timeout).
+        this.client.disconnect();
+        await this.loop;
+      }
       this.unlisten();
       if (this.prePopped) await this.returnPrePopped(this.prePopped);
       await closeClient(this.client);

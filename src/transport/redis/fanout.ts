@@ -35,10 +35,13 @@ export class FanoutHub {
     this.opening ??= (async () => {
       const client = this.connector.create('fanout', { maxRetriesPerRequest: null }, this.onError);
       client.on('pmessageBuffer', (pattern: Buffer, _channel: Buffer, payload: Buffer) => this.dispatch(pattern.toString(), payload));
-      await this.connector.open(client);
       this.client = client;
+      await this.connector.open(client);
       return client;
-    })();
+    })().catch((err: unknown) => {
+      this.opening = undefined; // try again with the next subscription
+      throw err;
+    });
     return this.opening;
   }
 

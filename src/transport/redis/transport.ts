@@ -20,7 +20,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../types.js';
-import { closeClient, RedisConnector } from './connection.js';
+import { closeClient, RedisConnector, settleWithin } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { FanoutHub } from './fanout.js';
 import { HeldMessages } from './held.js';
@@ -30,6 +30,9 @@ import { transportSettings, type RedisTransportSettings } from './options.js';
 import { Publisher } from './publisher.js';
 import { parseRedisUrl } from './url.js';
 import { InvalidationWaker } from './waker.js';
+
+/** How long close() waits for writes in flight before it disconnects anyway. */
+const CLOSE_GRACE_MS = 3000;
 
 /** Options of {@link createRedisTransport}: Celery's broker_transport_options, camelCase or snake_case. */
 export type RedisTransportOptions = Record<string, unknown>;
@@ -177,13 +180,15 @@ export class RedisTransport implements Transport {
     this.closing ??= (async () => {
       const consumers = [...this.consumers];
       await Promise.all(consumers.map((c) => c.close()));
-      await this.publisher.flush().catch(() => undefined);
+      await settleWithin(this.publisher.flush(), CLOSE_GRACE_MS);
       const held = consumers.flatMap((c) => c.unsettled());
       if (held.length > 0 && this.main.status === 'ready') {
         const items = held.map((d) => ({ tag: d.deliveryTag, raw: d.raw, key: d.sourceKey }));
-        await this.held.putBack(items, 'R', true).catch((err: unknown) => this.reportError(toError(err)));
+        const putBack = this.held.putBack(items, 'R', true);
+        putBack.catch((err: unknown) => this.reportError(toError(err)));
+        await settleWithin(putBack, CLOSE_GRACE_MS);
       }
-      await this.held.flush().catch(() => undefined);
+      await settleWithin(this.held.flush(), CLOSE_GRACE_MS);
       await this.maintenance.close();
       await this.fanout.close();
       await this.waker.close();

@@ -42,11 +42,15 @@ export class InvalidationWaker {
 
   /** Connects and subscribes (idempotent); resolves once invalidations can be received. */
   start(): Promise<void> {
-    this.starting ??= this.open();
+    this.starting ??= this.open().catch((err: unknown) => {
+      this.starting = undefined; // try again next time
+      throw err;
+    });
     return this.starting;
   }
 
   private async open(): Promise<void> {
+    if (this.client) await closeClient(this.client);
     const client = this.connector.create('waker', { protocol: 2, autoResubscribe: false, maxRetriesPerRequest: null }, this.onError);
     this.client = client;
     client.on('messageBuffer', (channel: Buffer, message: unknown) => {
