@@ -7,7 +7,8 @@
  * export const add = app.task((x: number, y: number) => x + y, { name: 'tasks.add' });
  */
 export { Celery, type CeleryOptions } from './app/celery.js';
-export { AsyncResult, type GetOptions } from './app/async-result.js';
+export { AsyncResult, type GetOptions, type ResultLike } from './app/async-result.js';
+export { GroupResult, ResultSet } from './app/group-result.js';
 export { BaseTask, type TaskDefinition, type TaskHooks } from './app/task.js';
 export type {
   AnyTask,
@@ -21,7 +22,11 @@ export type {
   TaskResult,
 } from './app/task-types.js';
 export { SETTINGS, type Settings, type SettingsInput } from './app/settings.js';
-export { Signature } from './canvas/signature.js';
+export { Signature, type AnySignature, type SignatureOptions } from './canvas/signature.js';
+export { chain } from './canvas/chain.js';
+export { chord, group, type InputOf, type ResultOf, type ResultsOf } from './canvas/group.js';
+export { chunks, xmap, xstarmap } from './canvas/map.js';
+export type { ResultKind } from './canvas/types.js';
 export { Worker, type WorkerOptions } from './worker/worker.js';
 export * from './errors.js';
 export type { State, TaskMeta } from './protocol/types.js';

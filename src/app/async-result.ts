@@ -9,11 +9,29 @@ import type { ResultBackend } from '../backend/types.js';
 import { TimeoutError } from '../errors.js';
 import { errorFromExceptionInfo } from '../protocol/exception.js';
 import { isReadyState, PROPAGATE_STATES } from '../protocol/states.js';
-import type { ExceptionInfo, State, TaskMeta } from '../protocol/types.js';
+import type { ExceptionInfo, ResultTuple, State, TaskMeta } from '../protocol/types.js';
 
 /** What an AsyncResult needs from its app. */
 export interface ResultHost {
   backend(): Promise<ResultBackend>;
+  /** Builds result handles from Celery's result tuples (spec §d.2), for `children()`. */
+  resultFromTuple?(tuple: unknown): ResultLike | null;
+}
+
+/**
+ * What AsyncResult and GroupResult (app/group-result.ts) have in common: a result's
+ * `parent` (the previous chain step, a chord's header) and `children` are either.
+ */
+export interface ResultLike {
+  readonly id: string;
+  readonly parent: ResultLike | null;
+  ready(): Promise<boolean>;
+  successful(): Promise<boolean>;
+  failed(): Promise<boolean>;
+  get(options?: GetOptions): Promise<unknown>;
+  forget(): Promise<void>;
+  /** Celery's `as_tuple()` (spec §d.2). */
+  asTuple(): ResultTuple;
 }
 
 export interface GetOptions {
@@ -27,14 +45,20 @@ export interface GetOptions {
 }
 
 /** A task's result, typed by the task's return type. */
-export class AsyncResult<R = unknown> {
+export class AsyncResult<R = unknown> implements ResultLike {
   readonly id: string;
+  /**
+   * The result this one follows, when known: the previous step of a chain, or a chord's
+   * header (a GroupResult). Set on results returned by applying a canvas; null otherwise.
+   */
+  readonly parent: ResultLike | null;
   readonly #host: ResultHost;
   #cache: TaskMeta | null = null;
 
-  constructor(id: string, host: ResultHost) {
+  constructor(id: string, host: ResultHost, parent: ResultLike | null = null) {
     this.id = id;
     this.#host = host;
+    this.parent = parent;
   }
 
   /** The stored meta, fresh from the backend (cached once ready). */
@@ -94,14 +118,35 @@ export class AsyncResult<R = unknown> {
     return done ? new Date(`${done}Z`) : null;
   }
 
-  /** The ids of the tasks this one sent (callbacks, chain steps, retries). */
-  async children(): Promise<string[]> {
+  /** The ids of the tasks this one sent (callbacks, chain steps, retries), once stored. */
+  async childIds(): Promise<string[]> {
     const meta = await this.meta();
     return (meta?.children ?? []).flatMap((child) => {
       const head: unknown = Array.isArray(child) ? child[0] : null;
       const id: unknown = Array.isArray(head) ? head[0] : null;
       return typeof id === 'string' ? [id] : [];
     });
+  }
+
+  /**
+   * The results of what this task sent before it finished (callbacks, the chain's next
+   * step, a group or chord it started, its retry), as AsyncResult / GroupResult handles.
+   */
+  async children(): Promise<ResultLike[]> {
+    const meta = await this.meta();
+    const host = this.#host;
+    return (meta?.children ?? []).flatMap((child) => {
+      const built = host.resultFromTuple?.(child);
+      if (built) return [built];
+      const head: unknown = Array.isArray(child) ? child[0] : null;
+      const id: unknown = Array.isArray(head) ? head[0] : null;
+      return typeof id === 'string' ? [new AsyncResult(id, host)] : [];
+    });
+  }
+
+  /** Celery's `as_tuple()`: `[[id, parent tuple or null], null]`. */
+  asTuple(): ResultTuple {
+    return [[this.id, this.parent ? this.parent.asTuple() : null], null];
   }
 
   /**

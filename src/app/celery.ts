@@ -10,7 +10,15 @@ import { CeleriacError, ConfigError, DuplicateTaskError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { clientNodeName, uuid } from '../util/ids.js';
-import { AsyncResult, type ResultHost } from './async-result.js';
+import { Signature, type AnySignature } from '../canvas/signature.js';
+import type { CanvasApp } from '../canvas/types.js';
+import type { SignatureData } from '../protocol/types.js';
+import { AsyncResult, type ResultHost, type ResultLike } from './async-result.js';
+import { applyCanvas } from './canvas-apply.js';
+import { registerCanvasBuiltins } from './canvas-builtins.js';
+import { applyEager } from './canvas-eager.js';
+import { GroupResult, resultFromTuple } from './group-result.js';
+import { replaceTask } from './replace.js';
 import {
   createBackend,
   createTransport,
@@ -44,6 +52,7 @@ import type {
   TaskArgs,
   TaskContext,
   TaskOptions,
+  TaskRequest,
   TaskResult,
 } from './task-types.js';
 import { createContext } from './trace.js';
@@ -64,7 +73,7 @@ export interface CeleryOptions {
  * const result = await add.delay(4, 4);
  * console.log(await result.get({ timeout: 10 })); // 8
  */
-export class Celery implements TaskHost, ProducerHost, ResultHost {
+export class Celery implements TaskHost, ProducerHost, ResultHost, CanvasApp {
   readonly main: string;
   readonly contextStorage = new AsyncLocalStorage<TaskContext>();
   readonly origin = clientNodeName();
@@ -84,6 +93,7 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
     this.#env = options.env ?? process.env;
     this.clock = options.clock ?? systemClock;
     this.#conf = applySettings(defaultSettings(), config);
+    registerCanvasBuiltins(this);
   }
 
   /** The settings in force (read-only view; change them with configure()). */
@@ -219,6 +229,55 @@ export class Celery implements TaskHost, ProducerHost, ResultHost {
   /** A result handle for a task id. */
   AsyncResult<R = unknown>(id: string): AsyncResult<R> {
     return new AsyncResult<R>(id, this);
+  }
+
+  /** A group's result handle from its id and member results. */
+  GroupResult<R extends unknown[] = unknown[]>(
+    id: string,
+    results: readonly ResultLike[] | readonly string[],
+  ): GroupResult<R> {
+    const members = results.map((r) => (typeof r === 'string' ? new AsyncResult(r, this) : r));
+    return new GroupResult<R>(id, members, this);
+  }
+
+  /** A group saved with `GroupResult.save()` (by celeriac or Python), or null. */
+  restoreGroup(id: string): Promise<GroupResult | null> {
+    return GroupResult.restore(id, this);
+  }
+
+  /**
+   * A signature bound to this app, from a signature or Celery's dict form (e.g. one stored
+   * or received as a task argument), so `delay()` / `applyAsync()` work on it.
+   */
+  signature<R = unknown, I = unknown>(
+    sig: AnySignature | Record<string, unknown>,
+  ): Signature<R, I> {
+    return sig instanceof Signature
+      ? Signature.fromData<R, I>(sig.toData(), this)
+      : Signature.fromDict<R, I>(sig, this);
+  }
+
+  // ---- CanvasApp / results ---------------------------------------------------------------
+
+  /** @internal Applies a canvas (what `sig.delay()` / `sig.applyAsync()` call). */
+  applyCanvas(
+    canvas: SignatureData,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<ResultLike> {
+    if (this.#conf.taskAlwaysEager) return applyEager(this, canvas, args, kwargs);
+    return applyCanvas(this, canvas, args, kwargs, options);
+  }
+
+  /** @internal Sends the replacement of a running task (ctx.replace). */
+  replaceTask(request: TaskRequest, sig: AnySignature): Promise<never> {
+    return replaceTask(this, request, sig);
+  }
+
+  /** @internal Result handles from Celery's result tuples (children, saved groups). */
+  resultFromTuple(tuple: unknown): ResultLike | null {
+    return resultFromTuple(tuple, this);
   }
 
   // ---- TaskHost ------------------------------------------------------------------------

@@ -4,7 +4,10 @@
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { RetryRequest } from '../errors.js';
-import type { Signature } from '../canvas/signature.js';
+import type { ApplyOptions } from '../canvas/options.js';
+import type { AnySignature, Signature } from '../canvas/signature.js';
+import type { CompleteInput, Head, PartialArgs, Tail } from '../canvas/types.js';
+import type { SignatureData } from '../protocol/types.js';
 import type { AsyncResult } from './async-result.js';
 
 /** Options a task is defined with (Celery's task options in camelCase). */
@@ -113,6 +116,14 @@ export interface TaskRequest {
   ignoreResult: boolean;
   /** Custom headers sent with the task. */
   headers: Record<string, unknown>;
+  /** Remaining chain steps, reversed (the next step is last); null when not in a chain. */
+  chain?: SignatureData[] | null;
+  /** Link callbacks. */
+  callbacks?: SignatureData[] | null;
+  /** Link errbacks. */
+  errbacks?: SignatureData[] | null;
+  /** The chord body this task is a header task of. */
+  chord?: SignatureData | null;
 }
 
 /** Given to bound tasks (`bind: true`) as the first argument, and to class-based tasks as `this`. */
@@ -128,47 +139,16 @@ export interface TaskContext {
   retry(options?: RetryRequest): never;
   /** Store a custom state (e.g. PROGRESS) with its meta, readable from AsyncResult while running. */
   updateState(state: string, meta?: unknown): Promise<void>;
+  /**
+   * Replace this task with a signature or canvas (Celery's `Task.replace`): it is sent with
+   * this task's id, callbacks, errbacks, chord and remaining chain, and this run ends without
+   * storing a result. Use as `return ctx.replace(sig)`.
+   */
+  replace(sig: AnySignature): never;
 }
 
-/** Options of one call (Celery's apply_async options). */
-export interface ApplyOptions {
-  /** Seconds to wait before running. */
-  countdown?: number;
-  /** Earliest time to run (Date, ISO string or epoch ms). */
-  eta?: Date | string | number;
-  /** Seconds from now, or a date after which the task is not run (stored REVOKED). */
-  expires?: number | Date | string;
-  queue?: string;
-  exchange?: string;
-  routingKey?: string;
-  /** 0..9 (on Redis and the embedded default, lower runs first, as Celery on Redis). */
-  priority?: number;
-  taskId?: string;
-  headers?: Record<string, unknown>;
-  ignoreResult?: boolean;
-  serializer?: 'json' | 'msgpack';
-  compression?: 'zlib' | 'gzip' | 'brotli';
-  /** Tasks to call with the result. */
-  link?: Signature | Signature[];
-  /** Tasks to call with the failed task's id. */
-  linkError?: Signature | Signature[];
-  /** Retry publishing when the broker connection fails. */
-  retry?: boolean;
-  retryPolicy?: {
-    maxRetries?: number;
-    intervalStart?: number;
-    intervalStep?: number;
-    intervalMax?: number;
-  };
-  shadow?: string;
-  timeLimit?: number;
-  softTimeLimit?: number;
-  /** Internal workflow fields, set by canvas and workers. */
-  parentId?: string | null;
-  rootId?: string | null;
-  groupId?: string | null;
-  groupIndex?: number | null;
-}
+/** Options of one call (Celery's apply_async options); defined with the canvas. */
+export type { ApplyOptions } from '../canvas/options.js';
 
 /** A task handle: call it to run in-process, or send it with `delay` / `applyAsync`. */
 export interface Task<A extends unknown[], R, Raw = R | Promise<R>> {
@@ -185,10 +165,21 @@ export interface Task<A extends unknown[], R, Raw = R | Promise<R>> {
     kwargs: Record<string, unknown>,
     options?: ApplyOptions,
   ): Promise<AsyncResult<R>>;
-  /** A signature (partial arguments allowed: a parent's result is prepended in a chain). */
-  s(...args: PartialArgs<A>): Signature<R>;
+  /** A signature with every argument: complete, it cannot take a previous result. */
+  s(...args: A): Signature<R, CompleteInput<A>, 'single'>;
+  /**
+   * A signature without its first argument(s): in a chain (or as a callback) the previous
+   * result is prepended, so `mul.s(4)` after a step returning 6 runs `mul(6, 4)`.
+   */
+  s(...args: PartialArgs<Tail<A>>): Signature<R, Head<A>, 'single'>;
   /** An immutable signature: the parent's result is not passed. */
-  si(...args: A): Signature<R>;
+  si(...args: A): Signature<R, unknown, 'single'>;
+  /** `[task(x) for x in it]` in one task (Celery's `task.map`). */
+  map(it: readonly Head<A>[]): Signature<R[], never, 'single'>;
+  /** `[task(...x) for x in it]` in one task (Celery's `task.starmap`). */
+  starmap(it: readonly A[]): Signature<R[], never, 'single'>;
+  /** The calls cut in chunks of `n`, one task per chunk, run as a group (Celery's `task.chunks`). */
+  chunks(it: readonly A[], n: number): Signature<R[][], never, 'group'>;
   /** Run in-process now, with a task context, and return an AsyncResult that is already ready. */
   apply(args?: A, kwargs?: Record<string, unknown>): Promise<AsyncResult<R>>;
   /** Typed access to the definition's options. */
@@ -207,6 +198,4 @@ export type TaskResult<T> = T extends { delay(...args: never[]): Promise<AsyncRe
   : unknown;
 
 /** A prefix of a tuple's elements, each prefix length allowed. */
-export type PartialArgs<A extends unknown[]> = A extends [...infer Head, unknown]
-  ? A | PartialArgs<Head>
-  : A;
+export type { PartialArgs } from '../canvas/types.js';

@@ -6,8 +6,11 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ArgumentsError, type RetryRequest } from '../errors.js';
-import { Signature } from '../canvas/signature.js';
+import { chunksData, mapData } from '../canvas/compose.js';
+import { Signature, type AnySignature } from '../canvas/signature.js';
+import type { CanvasApp } from '../canvas/types.js';
 import type { AsyncResult } from './async-result.js';
+import { Replace } from './replace-signal.js';
 import { checkArity, inspectParams, type ParamInfo } from './params.js';
 import type {
   ApplyOptions,
@@ -41,7 +44,7 @@ export interface TaskDefinition {
 }
 
 /** What a task handle needs from its app. */
-export interface TaskHost {
+export interface TaskHost extends CanvasApp {
   readonly main: string;
   readonly contextStorage: AsyncLocalStorage<TaskContext>;
   send(
@@ -56,6 +59,8 @@ export interface TaskHost {
     kwargs: Record<string, unknown>,
   ): Promise<AsyncResult<unknown>>;
   callDirect(def: TaskDefinition, args: unknown[]): unknown;
+  /** Sends the replacement of a running task (ctx.replace); rejects with Ignore once sent. */
+  replaceTask(request: TaskRequest, sig: AnySignature): Promise<unknown>;
 }
 
 /**
@@ -178,9 +183,11 @@ export function defineFunctionTask(
     hooks: {},
     local: true,
     invoke(ctx, args) {
-      return bind
-        ? (fn as (c: TaskContext, ...a: unknown[]) => unknown)(ctx, ...args)
-        : (fn as (...a: unknown[]) => unknown)(...args);
+      return runReplaceable(host, ctx, () =>
+        bind
+          ? (fn as (c: TaskContext, ...a: unknown[]) => unknown)(ctx, ...args)
+          : (fn as (...a: unknown[]) => unknown)(...args),
+      );
     },
   };
 }
@@ -227,7 +234,7 @@ export function defineClassTask(
           i.afterReturn?.(s, v, ctx.request.id, ctx.request.args, ctx.request.kwargs)),
     },
     invoke(ctx, args) {
-      return host.contextStorage.run(ctx, () => run(...args));
+      return runReplaceable(host, ctx, () => run(...args));
     },
   };
 }
@@ -267,13 +274,39 @@ export function makeHandle<A extends unknown[], R, Raw>(
       kwargs?: Record<string, unknown> | null,
       options?: ApplyOptions,
     ) => host.send(def, args ?? [], kwargs ?? {}, options ?? {}),
-    s: (...args: unknown[]) => new Signature({ task: def.name, args }),
-    si: (...args: unknown[]) => new Signature({ task: def.name, args, immutable: true }),
+    s: (...args: unknown[]) => new Signature({ task: def.name, args, app: host }),
+    si: (...args: unknown[]) => new Signature({ task: def.name, args, immutable: true, app: host }),
+    map: (it: readonly unknown[]) =>
+      Signature.fromData(mapData(new Signature({ task: def.name }).toData(), it, false), host),
+    starmap: (it: readonly unknown[]) =>
+      Signature.fromData(mapData(new Signature({ task: def.name }).toData(), it, true), host),
+    chunks: (it: readonly unknown[], n: number) =>
+      Signature.fromData(chunksData(new Signature({ task: def.name }).toData(), it, n), host),
     apply: (args?: unknown[], kwargs?: Record<string, unknown>) =>
       host.applyLocal(def, args ?? [], kwargs ?? {}),
   };
   Object.defineProperty(handle, 'name', { value: def.name });
   return Object.assign(handle, methods) as unknown as Task<A, R, Raw>;
+}
+
+/**
+ * Runs a task body in its context (so code it calls can find the running task), and turns
+ * `ctx.replace(sig)` into the replacement being sent: the run then ends with Ignore, or,
+ * when eager, with the replacement's result.
+ */
+function runReplaceable(host: TaskHost, ctx: TaskContext, run: () => unknown): unknown {
+  const onError = (error: unknown): unknown => {
+    if (error instanceof Replace) return host.replaceTask(ctx.request, error.signature);
+    throw error;
+  };
+  let value: unknown;
+  try {
+    value = host.contextStorage.run(ctx, run);
+  } catch (error) {
+    return onError(error);
+  }
+  if (value instanceof Promise) return value.catch(onError);
+  return value;
 }
 
 function defaultName(main: string, fnName: string): string {

@@ -13,6 +13,7 @@ import {
 } from '../errors.js';
 import { exponentialBackoff } from '../util/backoff.js';
 import { bindKwargs, checkArity } from './params.js';
+import { Replace } from './replace-signal.js';
 import type { TaskDefinition } from './task.js';
 import type { TaskContext, TaskRequest } from './task-types.js';
 
@@ -179,6 +180,9 @@ export function createContext(
       throw new Retry(options);
     },
     updateState: (state, meta) => services.updateState(state, meta ?? null),
+    replace(sig): never {
+      throw new Replace(sig);
+    },
   };
 }
 

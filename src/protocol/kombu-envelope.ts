@@ -91,7 +91,7 @@ export function encodeEnvelope(message: WireMessage, delivery: EnvelopeDelivery)
 export function decodeEnvelope(raw: string | Buffer): DecodedEnvelope {
   let parsed: unknown;
   try {
-    parsed = jsonLoads(raw);
+    parsed = parseEnvelopeJson(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (cause) {
     throw new MessageMalformedError('A Redis message is not valid JSON', {
       cause,
@@ -181,6 +181,29 @@ export function parseUnackedValue(value: string | Buffer): UnackedEntry {
     exchange: typeof exchange === 'string' ? exchange : '',
     routingKey: typeof routingKey === 'string' ? routingKey : '',
   };
+}
+
+/** What makes `jsonLoads` take its slow parser (serialization/json-decode.ts). */
+const NEEDS_SLOW_PARSE = /NaN|Infinity|(?<![\d.])\d{16}/;
+const BODY_START = '{"body": "';
+
+/**
+ * JSON.parse when nothing outside the body needs Python's extensions (NaN, big integers),
+ * else `jsonLoads`. kombu's envelopes start with the base64 body, often the largest part,
+ * which cannot hold such a token: only the rest is scanned.
+ */
+function parseEnvelopeJson(raw: string): unknown {
+  if (raw.startsWith(BODY_START)) {
+    const end = raw.indexOf('"', BODY_START.length);
+    if (end > 0 && !NEEDS_SLOW_PARSE.test(raw.slice(end))) {
+      try {
+        return JSON.parse(raw);
+      } catch {
+        // let jsonLoads report it
+      }
+    }
+  }
+  return jsonLoads(raw);
 }
 
 function decodeBody(body: unknown, encoding: unknown): Buffer {

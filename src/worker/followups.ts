@@ -1,75 +1,73 @@
 /**
  * Messages a worker sends because of a task's outcome: link callbacks and the chain's next
- * step on success, errbacks on failure, and the retry message (spec §f.2, §f.3, §d.3).
+ * step on success, errbacks on failure, the retry message (spec §f.2, §f.3, §d.3), and,
+ * once the final state is stored, the chord join and the failure of the rest of a chain.
+ *
+ * Callbacks, chain steps and errbacks may be any canvas (a group, a chord, a chain): they
+ * are applied with the same planner clients use, so we send what a Python worker sends.
  */
+import { applyChild, type ParentContext } from '../app/canvas-apply.js';
 import type { Celery } from '../app/celery.js';
-import { applyOptionsFromSignature } from '../app/signature-apply.js';
-import { encodeTaskMessage } from '../protocol/task-message.js';
 import type { ResultBackend } from '../backend/types.js';
-import type { SignatureData, TaskMessage, TaskMeta } from '../protocol/types.js';
-import { uuid } from '../util/ids.js';
+import { groupData } from '../canvas/compose.js';
+import { exceptionInfoFromError } from '../protocol/exception.js';
+import { signatureToWire } from '../protocol/signature.js';
+import { encodeTaskMessage } from '../protocol/task-message.js';
+import type { ResultTuple, SignatureData, TaskMessage, TaskMeta } from '../protocol/types.js';
+import { chordPartReturned, failChainSteps } from './chord.js';
 
-/** A child result tuple as Celery lists it in `children`: [[id, null], null]. */
-export type ChildTuple = [[string, null], null];
+/** A child result tuple as Celery lists it in `children` (spec §d.2). */
+export type ChildTuple = ResultTuple;
 
-/** Sends a signature as a child of `parent`. Resolves with the child's id. */
-export async function sendSignature(
-  app: Celery,
-  sig: SignatureData,
-  args: unknown[],
-  parent: TaskMessage,
-  extra: { groupId?: string | null; chain?: SignatureData[] | null } = {},
-): Promise<string> {
-  const options = applyOptionsFromSignature(sig.options);
-  const def = app.tasks.get(sig.task);
-  const built = app.producer.build(sig.task, def?.options ?? {}, args, sig.kwargs, {
-    ...options,
-    parentId: parent.id,
-    rootId: parent.rootId ?? parent.id,
-    groupId:
-      extra.groupId ?? (typeof sig.options.group_id === 'string' ? sig.options.group_id : null),
-  });
-  if (extra.chain !== undefined) built.message.embed.chain = extra.chain;
-  if (sig.options.chord && typeof sig.options.chord === 'object') {
-    built.message.embed.chord = sig.options.chord as SignatureData;
-  }
-  const wire = encodeTaskMessage(built.message, {
-    serializer: built.serializer,
-    compression: built.compression,
-  });
-  await app.producer.publish(wire, built, {}, built.message.priority);
-  return built.message.id;
+/** The running task as the parent of what it sends (Celery's current_worker_task). */
+export function parentOf(message: TaskMessage): ParentContext {
+  return { parentId: message.id, rootId: message.rootId ?? message.id };
 }
 
-/** On success: link callbacks, then the next chain step. Returns the children sent. */
+/**
+ * On success: the link callbacks (one is applied alone; several are applied as a group, each
+ * group callback on its own, as Python does), then the chain's next step with the rest of the
+ * chain. Returns the results started, for the meta's `children`.
+ */
 export async function sendSuccessFollowups(
   app: Celery,
   message: TaskMessage,
   retval: unknown,
 ): Promise<ChildTuple[]> {
+  const parent = parentOf(message);
+  const ids = { parent_id: parent.parentId, root_id: parent.rootId };
   const children: ChildTuple[] = [];
-  for (const callback of message.embed.callbacks ?? []) {
-    const args = callback.immutable ? [...callback.args] : [retval, ...callback.args];
-    children.push([[await sendSignature(app, callback, args, message), null], null]);
+  const add = (t: ResultTuple | null): void => {
+    if (t) children.push(t);
+  };
+  const callbacks = message.embed.callbacks ?? [];
+  if (callbacks.length === 1) {
+    add(await applyChild(app, callbacks[0] as SignatureData, [retval], ids, parent));
+  } else if (callbacks.length > 1) {
+    const groups = callbacks.filter((c) => c.subtaskType === 'group');
+    const tasks = callbacks.filter((c) => c.subtaskType !== 'group');
+    for (const g of groups) add(await applyChild(app, g, [retval], ids, parent));
+    if (tasks.length > 0) add(await applyChild(app, groupData(tasks), [retval], ids, parent));
   }
   const chain = message.embed.chain;
   if (chain && chain.length > 0) {
-    const rest = chain.slice(0, -1);
     const next = chain[chain.length - 1] as SignatureData;
-    const args = next.immutable ? [...next.args] : [retval, ...next.args];
-    children.push([[await sendSignature(app, next, args, message, { chain: rest }), null], null]);
+    const rest = chain.slice(0, -1).map((s) => signatureToWire(s));
+    add(await applyChild(app, next, [retval], { ...ids, chain: rest }, parent));
   }
   return children;
 }
 
-/** On failure: errbacks get the failed task's id (old-style errbacks, spec §f.2). */
+/**
+ * On failure: the errbacks, with the failed task's id as their only argument (old-style
+ * errbacks, spec §f.2), applied as a group (so each carries a fresh group id, as Python's do).
+ */
 export async function sendErrbacks(app: Celery, message: TaskMessage): Promise<void> {
   const errbacks = message.embed.errbacks ?? [];
   if (errbacks.length === 0) return;
-  const groupId = uuid();
-  for (const errback of errbacks) {
-    await sendSignature(app, errback, [message.id, ...errback.args], message, { groupId });
-  }
+  const parent = parentOf(message);
+  const ids = { parent_id: parent.parentId, root_id: parent.rootId };
+  await applyChild(app, groupData(errbacks), [message.id], ids, parent);
 }
 
 /**
@@ -102,14 +100,38 @@ export async function sendRetry(
 }
 
 /**
- * After a task's final state is stored: the chord step (a header task counts itself in and
- * the last one fires the body). Canvas support fills this in; until then chords sent by
- * Python clients are not joined by celeriac workers.
+ * After a task's final state is stored (or would have been: `meta` is null when the result
+ * is ignored): a chord header task counts itself in and the last one runs the body, or fails
+ * it with a ChordError (spec §f.5); a failed chain step fails the rest of its chain, as
+ * Python's `mark_as_failure` does, so nothing waits forever on a step that will not run.
+ * `value` is the return value, or the error for a failure.
  */
 export async function afterFinalState(
-  _app: Celery,
-  _backend: ResultBackend | null,
-  _message: TaskMessage,
-  _meta: TaskMeta | null,
-  _value: unknown,
-): Promise<void> {}
+  app: Celery,
+  backend: ResultBackend | null,
+  message: TaskMessage,
+  meta: TaskMeta | null,
+  value: unknown,
+): Promise<void> {
+  if (!backend) return;
+  const state = meta?.status ?? (value instanceof Error ? 'FAILURE' : 'SUCCESS');
+  const result = meta ? meta.result : state === 'FAILURE' ? exceptionInfoFromError(value) : value;
+  const parent = parentOf(message);
+  if (message.embed.chord && message.group) {
+    await chordPartReturned(
+      app,
+      backend,
+      {
+        taskId: message.id,
+        groupId: message.group,
+        groupIndex: message.groupIndex,
+        body: message.embed.chord,
+      },
+      { status: state, result },
+      parent,
+    );
+  }
+  if (meta?.status === 'FAILURE' && message.embed.chain && message.embed.chain.length > 0) {
+    await failChainSteps(app, backend, message.embed.chain, meta, parent);
+  }
+}

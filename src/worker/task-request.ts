@@ -36,5 +36,9 @@ export function taskRequest(
     timeLimit: message.timeLimit,
     ignoreResult: message.ignoreResult,
     headers: message.extraHeaders,
+    chain: message.embed.chain,
+    callbacks: message.embed.callbacks,
+    errbacks: message.embed.errbacks,
+    chord: message.embed.chord,
   };
 }

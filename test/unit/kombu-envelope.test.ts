@@ -151,6 +151,18 @@ void describe('kombu Redis envelope', () => {
     assert.equal(d.deliveryTag, undefined);
   });
 
+  void test("Python's JSON extensions in headers survive (big integers, NaN), whatever the body holds", () => {
+    const raw =
+      '{"body": "TmFOMTIzNDU2Nzg5MDEyMzQ1Njc4OQ==", "content-encoding": "utf-8", "content-type": "application/json", ' +
+      '"headers": {"big": 1180591620717411303424, "nan": NaN, "s": "NaN"}, "properties": {"delivery_info": ' +
+      '{"exchange": "", "routing_key": "q"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "t"}}';
+    const d = decodeEnvelope(raw);
+    assert.equal(d.message.headers['big'], 1180591620717411303424n);
+    assert.ok(Number.isNaN(d.message.headers['nan']));
+    assert.equal(d.message.headers['s'], 'NaN');
+    assert.equal(d.message.body.toString('utf8'), 'NaN1234567890123456789');
+  });
+
   void test('malformed input fails with MESSAGE_MALFORMED', () => {
     for (const bad of ['not json', '[1, 2]', '"text"']) {
       assert.throws(() => decodeEnvelope(bad), (e: unknown) => e instanceof MessageMalformedError);
