@@ -12,6 +12,7 @@ import {
   type AsyncResult,
   type GroupResult,
   type Signature,
+  type TaskContext,
 } from '../../src/index.js';
 
 const app = new Celery('types', { broker: 'memory://', backend: 'memory://' });
@@ -83,7 +84,10 @@ export async function checks(): Promise<void> {
   // @ts-expect-error the results are [number, string], not numbers
   const tn: number[] = await tr.get();
 
-  const ch = chord([1, 2, 3].map((i) => add.s(i, i)), xsum.s());
+  const ch = chord(
+    [1, 2, 3].map((i) => add.s(i, i)),
+    xsum.s(),
+  );
   const chr: AsyncResult<number> = await ch.applyAsync();
   const chv: number = await chr.get();
   const viaPipe: AsyncResult<number> = await group(add.s(1, 1), add.s(2, 2)).pipe(xsum.s()).delay();
@@ -111,8 +115,22 @@ export async function checks(): Promise<void> {
 
   // ---- map, starmap, chunks -----------------------------------------------------------------
   const mapped: AsyncResult<string[]> = await greet.map(['a', 'b']).delay();
-  const starred: AsyncResult<number[]> = await add.starmap([[1, 2], [3, 4]]).delay();
-  const chunked: GroupResult<number[][]> = await add.chunks([[1, 2], [3, 4], [5, 6]], 2).delay();
+  const starred: AsyncResult<number[]> = await add
+    .starmap([
+      [1, 2],
+      [3, 4],
+    ])
+    .delay();
+  const chunked: GroupResult<number[][]> = await add
+    .chunks(
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      2,
+    )
+    .delay();
   const viaXmap: AsyncResult<number[]> = await xmap(len.s(), ['a']).delay();
   // @ts-expect-error greet takes strings
   greet.map([1, 2]);
@@ -123,9 +141,12 @@ export async function checks(): Promise<void> {
 
   // ---- links and replacement --------------------------------------------------------------
   add.s(1, 2).link(mul.s(2)).onError(greet.si('error'));
-  await add.applyAsync([1, 2], null, { link: chain(mul.s(2), add.s(1)), linkError: pair.si(1, 'x') });
+  await add.applyAsync([1, 2], null, {
+    link: chain(mul.s(2), add.s(1)),
+    linkError: pair.si(1, 'x'),
+  });
   const replacer = app.task(
-    (ctx: import('../../src/index.js').TaskContext, n: number): number =>
+    (ctx: TaskContext, n: number): number =>
       n > 0 ? ctx.replace(chain(add.s(n, 1), mul.s(2))) : 0,
     { name: 'tasks.replacer', bind: true },
   );
