@@ -6,6 +6,7 @@
  * "stored" from "not stored".
  */
 import type { ResultBackend } from '../backend/types.js';
+import type { Control, StatusReplies } from '../control/control.js';
 import { TimeoutError } from '../errors.js';
 import { errorFromExceptionInfo } from '../protocol/exception.js';
 import { isReadyState, PROPAGATE_STATES } from '../protocol/states.js';
@@ -14,6 +15,8 @@ import type { ExceptionInfo, ResultTuple, State, TaskMeta } from '../protocol/ty
 /** What an AsyncResult needs from its app. */
 export interface ResultHost {
   backend(): Promise<ResultBackend>;
+  /** Remote control, for revoke() (the app's `control`). */
+  readonly control?: Pick<Control, 'revoke'>;
   /** Builds result handles from Celery's result tuples (spec §d.2), for `children()`. */
   resultFromTuple?(tuple: unknown): ResultLike | null;
 }
@@ -182,6 +185,20 @@ export class AsyncResult<R = unknown> implements ResultLike {
     const backend = await this.#host.backend();
     this.#cache = null;
     await backend.forget(this.id);
+  }
+
+  /**
+   * Revokes the task (Celery's AsyncResult.revoke): workers skip it when it arrives or is about
+   * to start; with `terminate` they also stop it if it is running.
+   */
+  async revoke(options: Parameters<Control['revoke']>[1] = {}): Promise<StatusReplies> {
+    const control = this.#host.control;
+    if (!control) {
+      throw new TypeError(
+        'This AsyncResult has no app to revoke with; use app.AsyncResult(id).revoke()',
+      );
+    }
+    return control.revoke(this.id, options);
   }
 
   toString(): string {

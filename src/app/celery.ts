@@ -6,7 +6,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResultBackend } from '../backend/types.js';
+import { Control } from '../control/control.js';
 import { CeleriacError, ConfigError, DuplicateTaskError } from '../errors.js';
+import { LamportClock } from '../events/clock.js';
+import { EventDispatcher } from '../events/dispatcher.js';
+import { toPythonIso } from '../protocol/time.js';
+import type { TaskMessage } from '../protocol/types.js';
 import type { Transport } from '../transport/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { clientNodeName, uuid } from '../util/ids.js';
@@ -29,6 +34,7 @@ import {
 import { applyLocal, eagerRequest } from './eager.js';
 import { bindKwargs, checkArity } from './params.js';
 import { Producer, type ProducerHost } from './producer.js';
+import type { Route } from './routing.js';
 import {
   applySettings,
   defaultSettings,
@@ -79,6 +85,10 @@ export class Celery implements TaskHost, ProducerHost, ResultHost, CanvasApp {
   readonly origin = clientNodeName();
   readonly oid = uuid();
   readonly clock: Clock;
+  /** The app's logical clock (spec §0.3): events and remote control messages move it. */
+  readonly lamport = new LamportClock();
+  #control: Control | undefined;
+  #events: EventDispatcher | undefined;
   readonly #tasks = new Map<string, TaskDefinition>();
   readonly #env: NodeJS.ProcessEnv;
   #conf: Settings;
@@ -325,6 +335,40 @@ export class Celery implements TaskHost, ProducerHost, ResultHost, CanvasApp {
     return this.clock.now();
   }
 
+  // ---- events and remote control --------------------------------------------------------
+
+  /** Remote control of workers (Celery's `app.control`): inspect(), revoke(), broadcast()... */
+  get control(): Control {
+    this.#control ??= new Control(this);
+    return this.#control;
+  }
+
+  /** @internal Sends task-sent (spec §g.3) when taskSendSentEvent is on. */
+  onTaskSent(message: TaskMessage, route: Route): void {
+    if (!this.#conf.taskSendSentEvent) return;
+    this.#events ??= new EventDispatcher({
+      connection: () => this.connection(),
+      hostname: this.origin,
+      clock: this.lamport,
+      exchange: this.#conf.eventExchange,
+      serializer: this.#conf.eventSerializer,
+    });
+    this.#events.sendTask('task-sent', {
+      uuid: message.id,
+      rootId: message.rootId,
+      parentId: message.parentId,
+      name: message.task,
+      args: message.argsrepr,
+      kwargs: message.kwargsrepr,
+      retries: message.retries,
+      eta: message.eta === null ? null : toPythonIso(message.eta),
+      expires: message.expires === null ? null : toPythonIso(message.expires),
+      queue: route.queue,
+      exchange: route.exchange,
+      routingKey: route.routingKey,
+    });
+  }
+
   // ---- connections ---------------------------------------------------------------------
 
   /** The producer (built on first use). */
@@ -383,6 +427,7 @@ export class Celery implements TaskHost, ProducerHost, ResultHost, CanvasApp {
   /** Closes connections. The app cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.#events?.close();
     this.#closed = true;
     const transport = this.#transport?.catch(() => undefined);
     const backend = this.#backend?.catch(() => undefined);

@@ -25,6 +25,8 @@ export interface ProducerHost {
   /** A stable per-process id sent as reply_to (spec §0.1). */
   readonly oid: string;
   now(): number;
+  /** Told about every task sent by send() (the app sends task-sent events from it). */
+  onTaskSent?(message: TaskMessage, route: Route): void;
 }
 
 /** Builds, encodes and publishes task messages. */
@@ -109,6 +111,7 @@ export class Producer {
       compression: built.compression,
     });
     await this.publish(wire, built, options, built.message.priority);
+    this.#host.onTaskSent?.(built.message, built);
     return built.message.id;
   }
 
