@@ -15,6 +15,8 @@ import { createPool, type PoolKind } from './pool/create.js';
 import type { Pool } from './pool/types.js';
 import { NO_TASK_EVENTS, type TaskEventSink } from './task-events.js';
 import { WorkerState } from './state.js';
+import type { ConsumedQueue } from './control-commands.js';
+import { WorkerRemote } from './remote.js';
 
 export const VERSION = '0.1.0';
 
@@ -45,8 +47,17 @@ export interface WorkerOptions {
   maxTasksPerChild?: number | null | undefined;
   /** KiB. */
   maxMemoryPerChild?: number | null | undefined;
-  /** Where task events go (default: nowhere). */
+  /** Also gets every task notification (task events go out on the broker regardless). */
   events?: TaskEventSink | undefined;
+  /** Send task events (-E). Default: the workerSendTaskEvents setting. */
+  taskEvents?: boolean | undefined;
+  /** Answer remote control commands. Default: the workerEnableRemoteControl setting. */
+  remoteControl?: boolean | undefined;
+  /**
+   * Called when a `shutdown` control command arrives (the CLI stops the process its usual
+   * way). Without it, the worker stops itself.
+   */
+  onShutdownRequest?: ((reason: string) => void) | undefined;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -55,7 +66,6 @@ type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 export class Worker {
   readonly app: Celery;
   readonly hostname: string;
-  readonly concurrency: number;
   readonly queues: string[];
   readonly logger: Logger;
   readonly state = new WorkerState();
@@ -65,12 +75,14 @@ export class Worker {
   #pool: Pool;
   #inflight = new Set<Promise<void>>();
   readonly #options: WorkerOptions;
+  #concurrency: number;
+  #remote: WorkerRemote | undefined;
 
   constructor(app: Celery, options: WorkerOptions = {}) {
     this.app = app;
     this.#options = options;
     this.hostname = expandNodeName(options.hostname ?? 'celery@%h');
-    this.concurrency = Math.max(
+    this.#concurrency = Math.max(
       1,
       Math.floor(options.concurrency ?? app.conf.workerConcurrency ?? availableParallelism()),
     );
@@ -94,6 +106,26 @@ export class Worker {
     return this.#lifecycle;
   }
 
+  /** Task slots (changed at run time by pool_grow / pool_shrink). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** The pool running task bodies. */
+  get pool(): Pool {
+    return this.#pool;
+  }
+
+  /** Messages reserved at most: concurrency × workerPrefetchMultiplier. */
+  get prefetchCount(): number {
+    return this.#concurrency * Math.max(1, this.app.conf.workerPrefetchMultiplier);
+  }
+
+  /** True when task events are sent now. */
+  get taskEvents(): boolean {
+    return this.#remote?.dispatcher.sends('task') ?? false;
+  }
+
   /** Connects, prints the banner, and starts consuming. Resolves once consuming. */
   async start(): Promise<void> {
     if (this.#lifecycle !== 'new') throw new Error(`worker already ${this.#lifecycle}`);
@@ -111,7 +143,7 @@ export class Worker {
         results: urls.backend,
         concurrency: this.concurrency,
         pool: this.#pool.name,
-        events: false,
+        events: this.#options.taskEvents ?? app.conf.workerSendTaskEvents,
         queues: this.queues.map((q) => ({
           name: q,
           exchange: app.conf.taskDefaultExchange,
@@ -135,6 +167,16 @@ export class Worker {
         routingKey: queue,
       });
     }
+    if (transport.capabilities.fanout) {
+      this.#remote = await WorkerRemote.start(this, {
+        transport,
+        version: VERSION,
+        taskEvents: this.#options.taskEvents ?? app.conf.workerSendTaskEvents,
+        remoteControl: this.#options.remoteControl ?? app.conf.workerEnableRemoteControl,
+        maxTasksPerChild: this.#options.maxTasksPerChild ?? null,
+        next: this.#options.events,
+      });
+    }
     const executor = new Executor({
       app,
       transport,
@@ -145,11 +187,11 @@ export class Worker {
       accept,
       pool: this.#pool,
       slots: this.#slots,
-      events: this.#options.events ?? NO_TASK_EVENTS,
+      events: this.#remote?.taskEvents ?? this.#options.events ?? NO_TASK_EVENTS,
     });
     this.#consumer = transport.consume({
       queues: this.queues,
-      prefetch: this.concurrency * Math.max(1, app.conf.workerPrefetchMultiplier),
+      prefetch: this.prefetchCount,
       onDelivery: (delivery: Delivery) => {
         const done = executor.handle(delivery).finally(() => this.#inflight.delete(done));
         this.#inflight.add(done);
@@ -157,6 +199,7 @@ export class Worker {
       onError: (error) => this.logger.error(`Consumer error: ${error.message}; retrying`, error),
     });
     this.#lifecycle = 'running';
+    this.#remote?.heart.start();
     this.logger.info(`${this.hostname} ready.`);
   }
 
@@ -167,6 +210,7 @@ export class Worker {
   async stop(options: { cold?: boolean; timeout?: number } = {}): Promise<void> {
     if (this.#lifecycle === 'stopped' || this.#lifecycle === 'stopping') return;
     this.#lifecycle = 'stopping';
+    await this.#remote?.closeMailbox();
     await this.#consumer?.close();
     const budget = options.cold
       ? 0
@@ -186,7 +230,51 @@ export class Worker {
       if (!held.acknowledged) await held.delivery.reject(true).catch(() => {});
     }
     await this.#pool.close(options.cold ? 0 : 1000);
+    await this.#remote?.stop();
     this.#lifecycle = 'stopped';
+  }
+
+  /** Stops a running task (revoke with terminate): aborts its signal, kills it after `graceMs`. */
+  terminate(taskId: string, graceMs: number): void {
+    this.#pool.terminate(taskId, graceMs);
+  }
+
+  /** Changes the number of task slots (pool_grow / pool_shrink). */
+  resize(concurrency: number): void {
+    this.#concurrency = Math.max(1, Math.floor(concurrency));
+    this.#pool.resize(this.#concurrency);
+    this.#slots.resize(this.#concurrency);
+    this.#consumer?.setPrefetch(this.prefetchCount);
+  }
+
+  /** Starts consuming a queue too (add_consumer). */
+  async addQueue(queue: ConsumedQueue): Promise<void> {
+    const transport = await this.app.connection();
+    await transport.declare({
+      name: queue.name,
+      exchange: queue.exchange,
+      exchangeType:
+        queue.exchangeType === 'topic' || queue.exchangeType === 'fanout'
+          ? queue.exchangeType
+          : 'direct',
+      routingKey: queue.routingKey,
+    });
+    if (!this.queues.includes(queue.name)) this.queues.push(queue.name);
+    this.#consumer?.addQueue(queue.name);
+  }
+
+  /** Stops consuming a queue (cancel_consumer). */
+  cancelQueue(queue: string): void {
+    const i = this.queues.indexOf(queue);
+    if (i !== -1) this.queues.splice(i, 1);
+    this.#consumer?.cancelQueue(queue);
+  }
+
+  /** A remote `shutdown`: the onShutdownRequest option decides, else a warm stop. */
+  requestShutdown(reason: string): void {
+    this.logger.warning(reason);
+    if (this.#options.onShutdownRequest) this.#options.onShutdownRequest(reason);
+    else void this.stop();
   }
 
   /** Deliveries being handled now. */
