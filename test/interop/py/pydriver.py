@@ -9,6 +9,8 @@ Exit code 0 when the command itself worked (a task failing is a normal outcome o
             [--priority N] [--queue Q] [--task-id ID] [--serializer S] [--compression C]
             [--headers JSON] [--link SIG] [--link-error SIG] [--ignore-result] [--by-name]
       -> {"id": "<task id>"}
+  send-many TASK --args-list JSON [--queue Q] [--priority N]
+      -> {"ids": [...]}: one apply_async per element of the JSON list of argument lists
   get ID [--timeout S]
       -> {"id", "state", "result", "exc_type", "exc_module", "exc_message", "exc_args", "traceback"}
   wait-all ID... [--timeout S]
@@ -146,6 +148,20 @@ def cmd_send(app, a):
     return {"id": r.id}
 
 
+def cmd_send_many(app, a):
+    """One apply_async per argument list, in order; the ids in the same order."""
+    opts = {}
+    for name in ("queue", "priority"):
+        value = getattr(a, name)
+        if value is not None:
+            opts[name] = value
+    arg_lists = load_json(a.args_list, "--args-list")
+    task = app.tasks.get(a.task)
+    if task is not None:
+        return {"ids": [task.apply_async(args=args, **opts).id for args in arg_lists]}
+    return {"ids": [app.send_task(a.task, args=args, **opts).id for args in arg_lists]}
+
+
 def cmd_inspect(app, a):
     insp = app.control.inspect(destination=a.destination or None, timeout=a.timeout, limit=a.limit)
     method = getattr(insp, a.command.replace("-", "_"), None)
@@ -228,6 +244,12 @@ def build_parser():
     s.add_argument("--ignore-result", dest="ignore_result", action="store_true")
     s.add_argument("--by-name", dest="by_name", action="store_true")
 
+    sm = sub.add_parser("send-many")
+    sm.add_argument("task")
+    sm.add_argument("--args-list", dest="args_list", required=True)
+    sm.add_argument("--queue")
+    sm.add_argument("--priority", type=int)
+
     g = sub.add_parser("get")
     g.add_argument("id")
     g.add_argument("--timeout", type=float, default=10.0)
@@ -277,6 +299,8 @@ def run(app, a):
     """Runs one parsed command and returns its JSON-able result."""
     if a.cmd == "send":
         return cmd_send(app, a)
+    if a.cmd == "send-many":
+        return cmd_send_many(app, a)
     if a.cmd == "get":
         return describe_result(app, a.id, a.timeout)
     if a.cmd == "wait-all":
