@@ -275,8 +275,8 @@ run_suite() {
   local opts=(--test-reporter=tap --test-reporter-destination=stdout --test-timeout=60000 --test-force-exit)
   case $suite in
     unit) opts+=(--test-concurrency="$(($(nproc 2>/dev/null || echo 2) > 2 ? $(nproc) : 2))") ;;
-    integration | e2e) opts+=(--test-concurrency=1 --test-timeout=120000) ;;
-    interop) opts+=(--test-concurrency=1 --test-timeout=180000) ;;
+    integration | e2e) opts+=(--test-concurrency=1 --test-timeout=300000) ;;
+    interop) opts+=(--test-concurrency=1 --test-timeout=300000) ;;
   esac
   TEST_FILES=$((TEST_FILES + ${#files[@]}))
   if [[ $suite != unit ]] && ! wait_servers; then
