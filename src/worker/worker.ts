@@ -15,6 +15,7 @@ import { createPool, type PoolKind } from './pool/create.js';
 import type { Pool } from './pool/types.js';
 import { NO_TASK_EVENTS, type TaskEventSink } from './task-events.js';
 import { WorkerState } from './state.js';
+import { Autoscaler } from './autoscaler.js';
 import type { ConsumedQueue } from './control-commands.js';
 import { WorkerRemote } from './remote.js';
 
@@ -58,6 +59,8 @@ export interface WorkerOptions {
    * way). Without it, the worker stops itself.
    */
   onShutdownRequest?: ((reason: string) => void) | undefined;
+  /** Grow and shrink between min and max slots by demand (--autoscale=max,min). */
+  autoscale?: { max: number; min: number } | undefined;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -77,6 +80,7 @@ export class Worker {
   readonly #options: WorkerOptions;
   #concurrency: number;
   #remote: WorkerRemote | undefined;
+  #autoscaler: Autoscaler | undefined;
 
   constructor(app: Celery, options: WorkerOptions = {}) {
     this.app = app;
@@ -84,8 +88,16 @@ export class Worker {
     this.hostname = expandNodeName(options.hostname ?? 'celery@%h');
     this.#concurrency = Math.max(
       1,
-      Math.floor(options.concurrency ?? app.conf.workerConcurrency ?? availableParallelism()),
+      Math.floor(
+        options.autoscale?.min ??
+          options.concurrency ??
+          app.conf.workerConcurrency ??
+          availableParallelism(),
+      ),
     );
+    if (options.autoscale) {
+      this.#autoscaler = new Autoscaler(this, options.autoscale);
+    }
     const exclude = new Set(options.excludeQueues ?? []);
     this.queues = (
       options.queues?.length ? [...options.queues] : [app.conf.taskDefaultQueue]
@@ -118,7 +130,8 @@ export class Worker {
 
   /** Messages reserved at most: concurrency × workerPrefetchMultiplier. */
   get prefetchCount(): number {
-    return this.#concurrency * Math.max(1, this.app.conf.workerPrefetchMultiplier);
+    const slots = this.#autoscaler?.max ?? this.#concurrency;
+    return slots * Math.max(1, this.app.conf.workerPrefetchMultiplier);
   }
 
   /** True when task events are sent now. */
@@ -199,6 +212,7 @@ export class Worker {
       onError: (error) => this.logger.error(`Consumer error: ${error.message}; retrying`, error),
     });
     this.#lifecycle = 'running';
+    this.#autoscaler?.start();
     this.#remote?.heart.start();
     this.logger.info(`${this.hostname} ready.`);
   }
@@ -225,9 +239,13 @@ export class Worker {
       ]);
       clearTimeout(timer);
     }
+    this.#autoscaler?.stop();
     for (const held of this.state.held.values()) {
       held.abort.abort(new Error('worker shutting down'));
-      if (!held.acknowledged) await held.delivery.reject(true).catch(() => {});
+      if (!held.acknowledged) {
+        held.acknowledged = true; // handed back: whatever the pool reports later is moot
+        await held.delivery.reject(true).catch(() => {});
+      }
     }
     await this.#pool.close(options.cold ? 0 : 1000);
     await this.#remote?.stop();
@@ -237,6 +255,11 @@ export class Worker {
   /** Stops a running task (revoke with terminate): aborts its signal, kills it after `graceMs`. */
   terminate(taskId: string, graceMs: number): void {
     this.#pool.terminate(taskId, graceMs);
+  }
+
+  /** Tasks held now: running and waiting for a slot (what autoscale reads). */
+  demand(): number {
+    return this.state.held.size;
   }
 
   /** Changes the number of task slots (pool_grow / pool_shrink). */

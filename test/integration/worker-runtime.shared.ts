@@ -172,6 +172,19 @@ export function runtimeSuite(broker: Broker): void {
       await worker.stop();
     });
 
+    test('--autoscale grows the pool to the demand', async () => {
+      const worker = await start(['--autoscale=4,1']);
+      assert.match(worker.output(), /concurrency: 1 \(event loop\)/);
+      const t0 = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => client.sendTask('runtime.work', [i, 2000])),
+      );
+      for (const [i, r] of results.entries()) assert.equal(await r.get({ timeout: 20 }), i);
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed < 6000, `4 tasks of 2 s took ${elapsed} ms: they did not overlap`);
+      await worker.stop();
+    });
+
     test('SIGTERM during 10 running tasks lets them finish, exits 0, loses nothing', async () => {
       const worker = await start(['-c', '10']);
       const results = await Promise.all(

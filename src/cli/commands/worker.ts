@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { Celery } from '../../app/celery.js';
 import { POOL_KINDS, isPoolKind, type PoolKind } from '../../worker/pool/create.js';
 import { StateDb } from '../../worker/statedb.js';
+import { parseAutoscale } from '../../worker/autoscaler.js';
 import { Worker } from '../../worker/worker.js';
 import { appFromOptions, type GlobalOptions } from '../context.js';
 import { CliExit } from '../output.js';
@@ -26,6 +27,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       `pool: ${POOL_KINDS.join(', ')} (default event: async tasks on the event loop)`,
       'event',
     )
+    .option('--autoscale <max,min>', 'grow the pool up to max slots by demand, shrink back to min')
     .option('--max-tasks-per-child <n>', 'replace a pool child after this many tasks', (v) =>
       parseInt(v, 10),
     )
@@ -56,13 +58,17 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         throw new CliExit(`-P/--pool must be one of ${POOL_KINDS.join(', ')}`, 2);
       if (opts.concurrency !== undefined && !(opts.concurrency >= 1))
         throw new CliExit('-c/--concurrency must be a whole number >= 1', 2);
+      let autoscale: { max: number; min: number } | undefined;
+      try {
+        autoscale = opts.autoscale ? parseAutoscale(opts.autoscale) : undefined;
+      } catch (error) {
+        throw new CliExit((error as Error).message, 2);
+      }
       const app = await appFromOptions(cmd.optsWithGlobals());
       if (opts.prefetchMultiplier !== undefined)
         app.configure({ workerPrefetchMultiplier: opts.prefetchMultiplier });
       const sink = opts.logfile ? createWriteStream(opts.logfile, { flags: 'a' }) : process.stderr;
       const logger = new Logger({ level, sink });
-      if (opts.taskEvents)
-        logger.warning('Task events (-E) are not available yet; continuing without them');
       const split = (s: string | undefined): string[] =>
         (s ?? '')
           .split(',')
@@ -71,6 +77,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       const worker = new Worker(app, {
         hostname: opts.hostname,
         concurrency: pool === 'solo' ? 1 : opts.concurrency,
+        autoscale,
         pool,
         appSpec: cmd.optsWithGlobals().app,
         maxTasksPerChild: opts.maxTasksPerChild,
@@ -80,6 +87,11 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         logger,
         bannerStream: process.stdout,
         shutdownTimeout: opts.shutdownTimeout,
+        taskEvents: opts.taskEvents === true ? true : undefined,
+        // A remote `shutdown` (celery control shutdown) takes the same way as SIGTERM.
+        onShutdownRequest: () => {
+          if (!stopping) shutdown('warm');
+        },
       });
       warnUnenforceableLimits(app, pool, logger);
       if (opts.pidfile) writeFileSync(opts.pidfile, `${process.pid}\n`);
