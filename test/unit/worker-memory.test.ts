@@ -44,6 +44,15 @@ describe('worker on the memory transport', () => {
       kwargsTo: 'context',
     },
   );
+  let release: () => void = () => {};
+  const progress = app.task(
+    async (ctx: TaskContext) => {
+      await ctx.updateState('PROGRESS', { done: 1, total: 2 });
+      await new Promise<void>((resolve) => (release = resolve));
+      return 'finished';
+    },
+    { name: 'tasks.progress', bind: true, trackStarted: true },
+  );
   const worker = new Worker(app, { concurrency: 4, logger: quietLogger(lines) });
 
   before(async () => {
@@ -63,6 +72,14 @@ describe('worker on the memory transport', () => {
         /INFO\/MainProcess\] Task tasks\.add\[.*\] succeeded in [\d.]+s: 8/.test(l),
       ),
     );
+  });
+
+  test('updateState is readable from AsyncResult while the task runs', async () => {
+    const res = await progress.delay();
+    await waitFor(async () => (await res.state()) === 'PROGRESS');
+    assert.deepEqual(await res.result(), { done: 1, total: 2 });
+    release();
+    assert.equal(await res.get({ timeout: 5 }), 'finished');
   });
 
   test('binds kwargs to parameters by name, as Python callers send them', async () => {
