@@ -11,9 +11,8 @@
  *   TypeScript workers can finish the header tasks of the same chord.
  */
 import type { Redis } from 'ioredis';
-import { ClosedError, TimeoutError, toError } from '../../errors.js';
+import { ClosedError } from '../../errors.js';
 import { decodeMeta, encodeMeta } from '../../protocol/result-meta.js';
-import { isReadyState } from '../../protocol/states.js';
 import type { TaskMeta } from '../../protocol/types.js';
 import { jsonLoads, pyDumps } from '../../serialization/json.js';
 import { TickBatch } from '../../transport/redis/batch.js';
@@ -21,10 +20,9 @@ import { closeClient, RedisConnector, settleWithin } from '../../transport/redis
 import { throwFirst } from '../../transport/redis/held.js';
 import { normalizeOptions, parseRedisUrl } from '../../transport/redis/url.js';
 import type { ChordJoinResult, ResultBackend, StoreOptions, WaitOptions } from '../types.js';
-import { ReadyWaiters } from '../waiters.js';
 import { chordKeys, chordMember, chordMemberMeta } from './chord.js';
 import { STORE_METAS } from './scripts.js';
-import { ChannelSubscriber } from './subscriber.js';
+import { ResultWatch } from './watch.js';
 
 const TASK_PREFIX = 'celery-task-meta-';
 const GROUP_PREFIX = 'celery-taskset-meta-';
@@ -39,12 +37,6 @@ export interface RedisBackendOptions {
   [option: string]: unknown;
 }
 
-interface ChangeListener {
-  listener: (meta: TaskMeta) => void;
-  /** The stored value it was last told of. */
-  last: Buffer | undefined;
-}
-
 interface MetaWrite {
   key: string;
   value: Buffer;
@@ -57,9 +49,7 @@ export class RedisBackend implements ResultBackend {
   readonly displayUrl: string;
   private readonly connector: RedisConnector;
   private readonly main: Redis;
-  private readonly subscriber: ChannelSubscriber;
-  private readonly waiters = new ReadyWaiters();
-  private readonly listeners = new Map<string, Set<ChangeListener>>();
+  private readonly watch: ResultWatch;
   private readonly writes: TickBatch<MetaWrite>;
   private readonly defaultExpires: number;
   private connecting: Promise<void> | undefined;
@@ -78,12 +68,7 @@ export class RedisBackend implements ResultBackend {
     const onError = (error: Error): void => this.errorListeners.forEach((l) => l(error));
     this.main = this.connector.create('backend', { enableAutoPipelining: true }, onError);
     this.writes = new TickBatch((items) => this.writeMetas(items));
-    this.subscriber = new ChannelSubscriber(
-      this.connector,
-      (channel, payload) => this.onPublished(channel, payload),
-      () => void this.recheckWatched().catch(onError),
-      onError,
-    );
+    this.watch = new ResultWatch(this.connector, this.main, onError);
   }
 
   /** Listens to errors of the background connections; returns the remover. */
@@ -135,93 +120,16 @@ export class RedisBackend implements ResultBackend {
 
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<TaskMeta> {
     this.check();
-    if (options.signal?.aborted) throw options.signal.reason;
-    const channel = TASK_PREFIX + taskId;
-    const done = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal;
-    const waiting = this.waiters.wait(taskId, { timeout: options.timeout, signal }, () => timeoutError(taskId, options.timeout));
-    waiting.catch(() => undefined);
-    try {
-      await this.subscriber.acquire(channel);
-    } catch (err) {
-      done.abort();
-      throw toError(err);
-    }
-    try {
-      const current = await Promise.race([this.get(taskId), waiting]);
-      if (current && isReadyState(current.status)) {
-        done.abort();
-        return current;
-      }
-      return await waiting;
-    } finally {
-      this.subscriber.release(channel);
-    }
+    return this.watch.waitFor(taskId, options);
   }
 
   /**
-   * Calls `listener` on every state change of the task. Once the subscription is in place the
-   * stored state, if any, is read and reported too (a change made while subscribing is not
-   * lost); the same stored value is never reported twice in a row.
+   * Calls `listener` on every state change of the task, starting with the stored state once
+   * the subscription is in place; the same stored value is never reported twice in a row.
    */
   onChange(taskId: string, listener: (meta: TaskMeta) => void): () => void {
     if (this.closing) return () => undefined;
-    const channel = TASK_PREFIX + taskId;
-    const entry: ChangeListener = { listener, last: undefined };
-    let set = this.listeners.get(taskId);
-    if (!set) this.listeners.set(taskId, (set = new Set()));
-    set.add(entry);
-    this.subscriber
-      .acquire(channel)
-      .then(async () => {
-        const value = await this.main.getBuffer(channel);
-        if (value && set.has(entry)) this.tell(entry, value);
-      })
-      .catch((err: unknown) => this.errorListeners.forEach((l) => l(toError(err))));
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      set.delete(entry);
-      if (set.size === 0 && this.listeners.get(taskId) === set) this.listeners.delete(taskId);
-      this.subscriber.release(channel);
-    };
-  }
-
-  /** Reports a stored value to one change listener, unless it is the one it saw last. */
-  private tell(entry: ChangeListener, value: Buffer, meta?: TaskMeta): void {
-    if (entry.last?.equals(value)) return;
-    entry.last = value;
-    try {
-      entry.listener(meta ?? decodeMeta(value));
-    } catch {
-      // A listener's failure is its own; the others still hear of the change.
-    }
-  }
-
-  private onPublished(channel: string, payload: Buffer): void {
-    if (!channel.startsWith(TASK_PREFIX)) return;
-    let meta: TaskMeta;
-    try {
-      meta = decodeMeta(payload);
-    } catch (err) {
-      this.errorListeners.forEach((l) => l(toError(err)));
-      return;
-    }
-    for (const entry of [...(this.listeners.get(meta.taskId) ?? [])]) this.tell(entry, payload, meta);
-    this.waiters.notify(meta);
-  }
-
-  /** After the subscriber reconnected: what was stored meanwhile was published to no one. */
-  private async recheckWatched(): Promise<void> {
-    const channels = this.subscriber.channels();
-    for (let i = 0; i < channels.length; i += 500) {
-      const slice = channels.slice(i, i + 500);
-      const values = await this.main.mgetBuffer(...slice);
-      values.forEach((value, j) => {
-        if (value) this.onPublished(slice[j]!, value);
-      });
-    }
+    return this.watch.onChange(taskId, listener);
   }
 
   async forget(taskId: string): Promise<void> {
@@ -297,21 +205,14 @@ export class RedisBackend implements ResultBackend {
   /** Releases waiters (ClosedError), writes what is queued, disconnects. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.waiters.close(new ClosedError('The Redis result backend'));
-      this.listeners.clear();
+      this.watch.release(new ClosedError('The Redis result backend'));
       await settleWithin(this.writes.flush(), 3000);
-      await this.subscriber.close();
+      await this.watch.close();
       await this.connecting?.catch(() => undefined);
       await closeClient(this.main);
     })();
     return this.closing;
   }
-}
-
-function timeoutError(taskId: string, timeout: number | undefined): TimeoutError {
-  return new TimeoutError(`The result of task ${taskId} did not arrive within ${timeout ?? 0} ms`, {
-    hint: 'wait longer, or check that a worker consumes the task queue',
-  });
 }
 
 /** Creates (does not connect) a Redis result backend for `redis://`, `rediss://` or `sentinel://`. */

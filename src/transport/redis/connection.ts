@@ -66,6 +66,16 @@ export class RedisConnector {
     }
   }
 
+  /** Reported (not thrown) when an established connection drops; ioredis reconnects by itself. */
+  lost(): ConnectionError {
+    const what = this.role === 'broker' ? 'broker' : 'result backend';
+    return new ConnectionError(
+      this.role === 'broker' ? 'BROKER_UNREACHABLE' : 'BACKEND_UNREACHABLE',
+      `Lost the connection to the Redis ${what} at ${this.endpoint.displayUrl}; reconnecting`,
+      { hint: 'nothing to do if it comes back; otherwise check that Redis is running' },
+    );
+  }
+
   /** The error thrown when the server cannot be reached. */
   unreachable(cause: unknown): ConnectionError {
     const reason = cause instanceof Error ? cause.message : String(cause);
@@ -108,4 +118,19 @@ export async function settleWithin(work: Promise<unknown>, ms: number): Promise<
   } finally {
     clearTimeout(timer);
   }
+}
+/**
+ * The same error message more than once within 10 s is reported once: a Redis outage makes
+ * every connection report each reconnect attempt.
+ */
+export function quietErrors(report: (error: Error) => void): (error: Error) => void {
+  const last = new Map<string, number>();
+  return (error) => {
+    const now = Date.now();
+    const seen = last.get(error.message);
+    if (seen !== undefined && now - seen < 10_000) return;
+    last.set(error.message, now);
+    if (last.size > 100) last.clear();
+    report(error);
+  };
 }

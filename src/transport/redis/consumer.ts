@@ -13,17 +13,16 @@
  *   tracking is re-armed (the waker's connection id changes), nothing is resent blindly.
  */
 import type { Redis } from 'ioredis';
-import { MessageMalformedError, toError } from '../../errors.js';
-import { decodeEnvelope } from '../../protocol/kombu-envelope.js';
+import { toError } from '../../errors.js';
 import type { ConsumeOptions, Consumer } from '../types.js';
-import type { Pending } from './batch.js';
-import { closeClient, settleWithin, type RedisConnector } from './connection.js';
-import { RedisDelivery, type DeliveryOwner } from './delivery.js';
-import { epochSeconds, type HeldMessages } from './held.js';
+import { closeClient, quietErrors, settleWithin, type RedisConnector } from './connection.js';
+import { deliveryOf, RedisDelivery, type DeliveryOwner } from './delivery.js';
+import { claim, type Claimed } from './claim.js';
+import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
-import { CLAIM } from './scripts.js';
 import type { InvalidationWaker } from './waker.js';
+import { WakeUp, type ConsumeKey } from './wakeup.js';
 
 /** What a consumer needs from its transport. */
 export interface ConsumerHost {
@@ -40,11 +39,6 @@ export interface ConsumerHost {
 /** How long close() waits for a claim in flight before it drops the connection. */
 const CLOSE_GRACE_MS = 3000;
 
-interface ConsumeKey {
-  key: string;
-  queue: string;
-}
-
 /** A running Redis consumer. */
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private queueList: string[];
@@ -58,12 +52,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   /** A write to one of our keys may have happened since the last claim was sent. */
   private wakePending = true;
   private poke: (() => void) | undefined;
-  /** `<waker generation>|<prefixes>` of the tracking currently on, or undefined. */
-  private armed: string | undefined;
-  private mode: 'tracking' | 'brpop';
-  /** A message popped by BRPOP (fallback mode) and not yet claimed. */
-  private prePopped: { key: string; raw: string } | undefined;
+  private readonly wakeUp: WakeUp;
   private lastCycleAt = Date.now();
+  /** The first connect succeeded (later losses are reported, and ioredis reconnects). */
+  private connected = false;
   private readonly loop: Promise<void>;
   private readonly unlisten: () => void;
   private keySet = new Set<string>();
@@ -75,16 +67,19 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.queueList = [...new Set(options.queues)];
     this.prefetch = Math.max(0, options.prefetch);
     this.onDelivery = options.onDelivery;
-    this.onError = quieted(options.onError ?? (() => undefined));
-    this.mode = host.settings.wakeMode === 'brpop' ? 'brpop' : 'tracking';
+    this.onError = quietErrors(options.onError ?? (() => undefined));
     this.client = host.connector.create(
       'consumer',
       { maxRetriesPerRequest: null, autoResendUnfulfilledCommands: false },
       (err) => this.onError(err),
     );
+    this.wakeUp = new WakeUp(this.client, host.waker, host.layout, host.settings.wakeMode, this.onError);
     this.client.on('ready', () => {
-      this.armed = undefined;
+      this.wakeUp.forget();
       this.wake();
+    });
+    this.client.on('close', () => {
+      if (this.running && this.connected) this.onError(host.connector.lost());
     });
     this.refreshKeys();
     this.unlisten = host.waker.listen((keys) => {
@@ -126,7 +121,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /** How an idle consumer is woken: 'tracking' (CLIENT TRACKING) or 'brpop' (fallback). */
   get wakeMode(): 'tracking' | 'brpop' {
-    return this.mode;
+    return this.wakeUp.mode;
   }
 
   /** True once close() was called. */
@@ -160,7 +155,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         await this.loop;
       }
       this.unlisten();
-      if (this.prePopped) await this.returnPrePopped(this.prePopped);
+      await this.wakeUp.returnPrePopped();
       await closeClient(this.client);
       this.host.consumerClosed(this);
     })();
@@ -246,30 +241,31 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       } catch (err) {
         if (!this.running) break;
         this.onError(toError(err));
-        this.armed = undefined;
+        this.wakeUp.forget();
         await this.pause(Math.min(2000, 100 * 2 ** failures++));
         continue;
       }
       if (!drained) {
-        this.disarm();
+        this.wakeUp.disarm();
         continue;
       }
       if (this.wakePending || !this.running) continue;
       try {
-        if (this.mode === 'tracking') {
-          if (await this.arm()) continue; // just armed: look once more, then wait
+        if (this.wakeUp.mode === 'tracking') {
+          if (await this.wakeUp.arm(this.queueList)) continue; // just armed: look once more, then wait
           // Sleep until a write to our keys; a freed slot alone changes nothing while the
           // queues are empty. A timeout is the safety re-check.
           while (!this.wakePending && this.running) {
             if (!(await this.pause(recheckMs))) break;
           }
-        } else {
-          await this.brpopWake();
+        } else if (await this.wakeUp.brpop(this.consumeKeys())) {
+          this.wakePending = true;
         }
+        this.lastCycleAt = Date.now();
       } catch (err) {
         if (!this.running) break;
         this.onError(toError(err));
-        this.armed = undefined;
+        this.wakeUp.forget();
         await this.pause(Math.min(2000, 100 * 2 ** failures++));
       }
     }
@@ -279,6 +275,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     for (let attempt = 0; this.running; attempt++) {
       try {
         await this.host.connector.open(this.client);
+        this.connected = true;
         return;
       } catch (err) {
         this.onError(toError(err));
@@ -292,118 +289,42 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     const want = this.freeSlots();
     const keys = this.consumeKeys();
     this.rotate();
-    const { layout } = this.host;
-    let pre = this.prePopped;
-    const preNo = pre ? keys.findIndex((k) => k.key === pre!.key) + 1 : 0;
-    if (pre && preNo === 0) {
-      // Its queue was cancelled meanwhile: back to where it came from.
-      await this.returnPrePopped(pre);
-      pre = undefined;
-    }
+    const pre = this.wakeUp.prePopped;
+    if (pre && !keys.some((k) => k.key === pre.key)) await this.wakeUp.returnPrePopped(); // its queue was cancelled
     const acks = this.host.held.takeAcks();
     this.wakePending = false;
-    let reply: unknown;
+    let claimed: Claimed[];
     try {
-      const args: Array<string | number> = [epochSeconds(), want, acks.length, ...acks.map((a) => a.item)];
-      if (pre) args.push(preNo, pre.raw);
-      reply = await CLAIM.run(this.client, [layout.unacked, layout.unackedIndex, layout.redeliveries, ...keys.map((k) => k.key)], args);
+      claimed = await claim(this.client, this.host.layout, keys, want, acks.map((a) => a.item), this.wakeUp.prePopped);
     } catch (err) {
       this.host.held.returnAcks(acks);
       throw err;
     }
-    this.prePopped = undefined;
-    settle(acks);
-    const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
-    const count = flat.length / 4;
-    for (let i = 0; i < flat.length; i += 4) {
-      const source = keys[Number(flat[i]) - 1];
-      this.handOut(source, String(flat[i + 1]), String(flat[i + 2]), Number(flat[i + 3]));
-    }
-    return count < want;
+    this.wakeUp.prePopped = undefined;
+    for (const ack of acks) ack.resolve();
+    for (const c of claimed) this.handOut(c);
+    return claimed.length < want;
   }
 
-  private handOut(source: ConsumeKey | undefined, raw: string, tag: string, count: number): void {
-    const key = source?.key ?? '';
+  private handOut(claimed: Claimed): void {
+    const put = { tag: claimed.tag, raw: claimed.raw, key: claimed.source?.key ?? '' };
     if (!this.running) {
       // Claimed after close() began: never handed to anyone, so back to the front, untouched.
-      void this.host.held.putBack([{ tag, raw, key }], 'R', false).catch((err: unknown) => this.onError(toError(err)));
+      void this.host.held.putBack([put], 'R', false).catch((err: unknown) => this.onError(toError(err)));
       return;
     }
-    let decoded;
-    try {
-      decoded = decodeEnvelope(raw);
-    } catch (err) {
-      void this.host.held.ack(tag);
-      this.onError(
-        new MessageMalformedError(`Dropped a message from ${source?.queue ?? 'a queue'} that is not a kombu envelope`, { cause: err }),
-      );
+    const delivery = deliveryOf(claimed, this);
+    if (!(delivery instanceof RedisDelivery)) {
+      void this.host.held.ack(claimed.tag);
+      this.onError(delivery);
       return;
     }
-    const delivery = new RedisDelivery(
-      {
-        message: decoded.message,
-        queue: source?.queue ?? decoded.routingKey,
-        deliveryTag: tag,
-        exchange: decoded.exchange,
-        routingKey: decoded.routingKey,
-        redelivered: decoded.redelivered,
-        deliveryCount: decoded.redelivered ? Math.max(1, count) : 0,
-        raw,
-        sourceKey: key,
-      },
-      this,
-    );
-    this.held.set(tag, delivery);
+    this.held.set(claimed.tag, delivery);
     try {
       this.onDelivery(delivery);
     } catch (err) {
       this.onError(toError(err));
     }
-  }
-
-  /** Turns tracking on for our keys; true when it was (re)armed now. */
-  private async arm(): Promise<boolean> {
-    const waker = this.host.waker;
-    await waker.start();
-    const prefixes = trackingPrefixes(this.queueList.map((q) => this.host.layout.queueKey(q)));
-    const signature = `${waker.generation}|${prefixes.join('\n')}`;
-    if (this.armed === signature) return false;
-    try {
-      if (this.armed !== undefined) await this.client.call('CLIENT', 'TRACKING', 'OFF');
-      this.armed = undefined;
-      const args = ['TRACKING', 'ON', 'REDIRECT', String(waker.id), 'BCAST', ...prefixes.flatMap((p) => ['PREFIX', p]), 'NOLOOP'];
-      await this.client.call('CLIENT', ...args);
-    } catch (err) {
-      if (this.host.settings.wakeMode === 'auto' && isServerRefusal(err)) {
-        this.mode = 'brpop';
-        this.onError(new Error(`CLIENT TRACKING is refused (${toError(err).message}); idle consumers fall back to BRPOP`));
-        return true;
-      }
-      throw err;
-    }
-    this.armed = signature;
-    return true;
-  }
-
-  private disarm(): void {
-    if (this.armed === undefined) return;
-    this.armed = undefined;
-    void this.client.call('CLIENT', 'TRACKING', 'OFF').catch((err: unknown) => this.onError(toError(err)));
-  }
-
-  /** Fallback wake-up: kombu's BRPOP with a 1 s timeout. */
-  private async brpopWake(): Promise<void> {
-    const keys = this.consumeKeys();
-    const reply = await this.client.brpop(...keys.map((k) => k.key), 1);
-    this.lastCycleAt = Date.now();
-    if (!reply) return;
-    this.prePopped = { key: reply[0], raw: reply[1] };
-    this.wakePending = true;
-  }
-
-  private async returnPrePopped(pre: { key: string; raw: string }): Promise<void> {
-    this.prePopped = undefined;
-    await this.client.rpush(pre.key, pre.raw).catch((err: unknown) => this.onError(toError(err)));
   }
 
   private consumeKeys(): ConsumeKey[] {
@@ -418,36 +339,4 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private refreshKeys(): void {
     this.keySet = new Set(this.consumeKeys().map((k) => k.key));
   }
-}
-
-/** BCAST prefixes must not overlap: keep the shortest of any that do. */
-export function trackingPrefixes(keys: readonly string[]): string[] {
-  const sorted = [...new Set(keys)].sort();
-  const out: string[] = [];
-  for (const key of sorted) if (!out.some((p) => key.startsWith(p))) out.push(key);
-  return out;
-}
-
-/**
- * The same error message more than once within 10 s is reported once: a Redis outage makes
- * every connection report each reconnect attempt.
- */
-function quieted(report: (error: Error) => void): (error: Error) => void {
-  const last = new Map<string, number>();
-  return (error) => {
-    const now = Date.now();
-    const seen = last.get(error.message);
-    if (seen !== undefined && now - seen < 10_000) return;
-    last.set(error.message, now);
-    if (last.size > 100) last.clear();
-    report(error);
-  };
-}
-
-function settle(acks: ReadonlyArray<Pending<string>>): void {
-  for (const ack of acks) ack.resolve();
-}
-
-function isServerRefusal(err: unknown): boolean {
-  return err instanceof Error && err.name === 'ReplyError';
 }

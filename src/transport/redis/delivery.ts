@@ -2,8 +2,11 @@
  * A message handed out by the Redis transport. Settling it (ack / reject / defer) frees the
  * consumer's prefetch slot at once; the write itself is coalesced with others.
  */
+import { MessageMalformedError } from '../../errors.js';
+import { decodeEnvelope } from '../../protocol/kombu-envelope.js';
 import type { WireMessage } from '../../protocol/types.js';
 import type { Delivery } from '../types.js';
+import type { Claimed } from './claim.js';
 
 /** What a delivery's settlement calls (its consumer). */
 export interface DeliveryOwner {
@@ -86,4 +89,34 @@ export class RedisDelivery implements Delivery {
     }
     return this.settled;
   }
+}
+
+/**
+ * The delivery of a claimed message, or the error saying why it is not a kombu envelope
+ * (the caller drops it: it can never be run).
+ */
+export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): RedisDelivery | MessageMalformedError {
+  const { source, raw, tag, count } = claimed;
+  let decoded;
+  try {
+    decoded = decodeEnvelope(raw);
+  } catch (err) {
+    return new MessageMalformedError(`Dropped a message from ${source?.queue ?? 'a queue'} that is not a kombu envelope`, {
+      cause: err,
+    });
+  }
+  return new RedisDelivery(
+    {
+      message: decoded.message,
+      queue: source?.queue ?? decoded.routingKey,
+      deliveryTag: tag,
+      exchange: decoded.exchange,
+      routingKey: decoded.routingKey,
+      redelivered: decoded.redelivered,
+      deliveryCount: decoded.redelivered ? Math.max(1, count) : 0,
+      raw,
+      sourceKey: source?.key ?? '',
+    },
+    owner,
+  );
 }
