@@ -74,20 +74,37 @@ export function planCanvas(
   return planApply(canvas, args, kwargs, options, { newId: uuid, replyTo: app.oid });
 }
 
-/** Carries out a plan, step by step, in order. */
+/** How many messages of a plan are published at once. */
+const PUBLISH_BATCH = 64;
+
+/**
+ * Carries out a plan in order. Messages between two chord sizes are independent (group
+ * members, a chord's header tasks), so they are published concurrently, in batches; a chord
+ * size is stored only once every message before it is out, and before the messages after it
+ * (the last header task), as Celery orders them.
+ */
 export async function executePlan(
   app: Celery,
   plan: Plan,
   parent: ParentContext | null,
 ): Promise<void> {
-  for (const step of plan.steps) {
-    if (step.kind === 'chord-size') {
-      const backend = await app.backend();
-      await backend.setChordSize(step.groupId, step.size, { expires: app.conf.resultExpires });
-    } else {
-      await sendPlanned(app, step, parent);
+  let batch: SendStep[] = [];
+  const flush = async (): Promise<void> => {
+    for (let i = 0; i < batch.length; i += PUBLISH_BATCH) {
+      await Promise.all(batch.slice(i, i + PUBLISH_BATCH).map((s) => sendPlanned(app, s, parent)));
     }
+    batch = [];
+  };
+  for (const step of plan.steps) {
+    if (step.kind === 'send') {
+      batch.push(step);
+      continue;
+    }
+    await flush();
+    const backend = await app.backend();
+    await backend.setChordSize(step.groupId, step.size, { expires: app.conf.resultExpires });
   }
+  await flush();
 }
 
 /** Publishes one planned message. */
