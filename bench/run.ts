@@ -142,36 +142,45 @@ async function main(): Promise<number> {
       systems.push(s);
     }
     const withCeiling = opts.scenarios.has('ceiling') && (await haveRedisBenchmark());
-    // Repeat-major: every system's rep 1, then every system's rep 2, ... so that a noisy
-    // minute on this shared machine spreads over the systems instead of sinking one.
+    // Repeats are the outer loop, then scenarios, then systems (in an order rotated every
+    // repeat): the same measurement of every system lands within a few minutes, so a noisy
+    // spell on this shared machine hits them alike instead of sinking one system.
+    const envOf = (s: SystemState): ScenarioEnv => ({
+      adapter: s.adapter,
+      target: s.target,
+      admin,
+      workers,
+      opts,
+      log,
+    });
+    const drains = opts.scenarios.has('drain') || opts.scenarios.has('scale');
     for (let rep = 1; rep <= opts.reps; rep++) {
-      for (const s of systems) {
-        const env: ScenarioEnv = {
-          adapter: s.adapter,
-          target: s.target,
-          admin,
-          workers,
-          opts,
-          log,
-        };
-        if (opts.scenarios.has('enqueue')) {
+      const k = (rep - 1) % systems.length;
+      const order = [...systems.slice(k), ...systems.slice(0, k)];
+      if (opts.scenarios.has('enqueue')) {
+        for (const s of order) {
           // The drains' fills measure their mode already (see bench/README.md).
-          const filled =
-            opts.scenarios.has('drain') || opts.scenarios.has('scale')
-              ? s.adapter.drainEnqueueMode
-              : undefined;
-          for (const mode of s.adapter.enqueueModes.filter((m) => m !== filled)) {
-            await measure(s, rep, `enqueue ${mode}`, opts, () => enqueueScenario(env, mode));
-          }
-        }
-        if (opts.scenarios.has('drain'))
-          await measure(s, rep, 'drain 1 worker', opts, () => drainScenario(env, 1));
-        if (opts.scenarios.has('scale'))
-          await measure(s, rep, `drain ${opts.scaleWorkers} workers`, opts, () =>
-            drainScenario(env, opts.scaleWorkers),
+          const modes = s.adapter.enqueueModes.filter(
+            (m) => !(drains && m === s.adapter.drainEnqueueMode),
           );
-        if (opts.scenarios.has('steady'))
-          await measure(s, rep, 'steady', opts, () => steadyScenario(env));
+          for (const mode of modes)
+            await measure(s, rep, `enqueue ${mode}`, opts, () => enqueueScenario(envOf(s), mode));
+        }
+      }
+      if (opts.scenarios.has('drain')) {
+        for (const s of order)
+          await measure(s, rep, 'drain 1 worker', opts, () => drainScenario(envOf(s), 1));
+      }
+      if (opts.scenarios.has('scale')) {
+        for (const s of order) {
+          await measure(s, rep, `drain ${opts.scaleWorkers} workers`, opts, () =>
+            drainScenario(envOf(s), opts.scaleWorkers),
+          );
+        }
+      }
+      if (opts.scenarios.has('steady')) {
+        for (const s of order)
+          await measure(s, rep, 'steady', opts, () => steadyScenario(envOf(s)));
       }
       if (withCeiling) {
         await admin.flushAll();
