@@ -25,7 +25,7 @@ export class Publisher {
   private readonly batch: TickBatch<Outgoing>;
   /** Exchange types declared by this process (kombu keeps them in memory too). */
   readonly exchangeTypes = new Map<string, ExchangeType>();
-  /** Binding members already written by this process (exchange → members). */
+  /** Binding members already written by this process (`<binding key>\n<member>`). */
   private readonly declared = new Set<string>();
 
   constructor(
@@ -42,11 +42,11 @@ export class Publisher {
     const routingKey = spec.routingKey ?? spec.name;
     this.exchangeTypes.set(exchange, type);
     const pattern = type === 'topic' ? topicPattern(routingKey) : '';
+    const key = this.layout.bindingKey(exchange);
     const member = this.layout.bindingMember(routingKey, pattern, spec.name);
-    const id = `${exchange}\n${member}`;
-    if (this.declared.has(id)) return;
-    await this.main.sadd(this.layout.bindingKey(exchange), member);
-    this.declared.add(id);
+    if (this.declared.has(`${key}\n${member}`)) return;
+    await this.main.sadd(key, member);
+    this.declared.add(`${key}\n${member}`);
   }
 
   /**
@@ -93,6 +93,7 @@ export class Publisher {
     for (const [key, member] of sadds) pipe.sadd(key, member);
     for (const [key, values] of byKey) pipe.lpush(key, ...values);
     throwFirst(await pipe.exec());
+    for (const [key, member] of sadds) this.declared.add(`${key}\n${member}`);
   }
 
   /**
@@ -102,11 +103,10 @@ export class Publisher {
    */
   private autoDeclare(queue: string, sadds: Array<[string, string]>): void {
     if (this.exchangeTypes.has(queue)) return;
+    const key = this.layout.bindingKey(queue);
     const member = this.layout.bindingMember(queue, '', queue);
-    const id = `${queue}\n${member}`;
-    if (this.declared.has(id)) return;
-    this.declared.add(id);
-    sadds.push([this.layout.bindingKey(queue), member]);
+    if (this.declared.has(`${key}\n${member}`) || sadds.some(([k, m]) => k === key && m === member)) return;
+    sadds.push([key, member]);
   }
 
   private async bindingTables(items: readonly Outgoing[]): Promise<Map<string, string[]>> {
