@@ -1,6 +1,6 @@
 /**
  * Redis goes away and comes back (AOF on): consumers resume by themselves, result waiters
- * still get their results, queued messages survive; a consumer whose Redis stops answering
+ * still get their results, fanout subscriptions still hear broadcasts, queued messages survive; a consumer whose Redis stops answering
  * reports itself unhealthy, and healthy again once it answers.
  */
 import assert from 'node:assert/strict';
@@ -45,6 +45,8 @@ void describe('Redis restarts', () => {
       await until(() => got.length === 20, '20 deliveries before the restart');
       for (let i = 0; i < 5; i++) await producer.publish(contractMessage(`kept${i}`), { exchange: '', routingKey: 'kept' });
       const waiting = waiterSide.waitFor('after-restart', { timeout: 20_000 });
+      const events: string[] = [];
+      const sub = await worker.subscribe('celeryev', 'worker.#', (m) => events.push(String(m.headers['id'])));
       await new Promise((r) => setTimeout(r, 100));
 
       await server.restart!();
@@ -53,6 +55,12 @@ void describe('Redis restarts', () => {
       await until(() => got.length === 40, `the 20 deliveries after the restart (have ${got.length - 20})`);
       assert.deepEqual(got.slice(20), Array.from({ length: 20 }, (_, i) => `after${i}`));
       await until(() => consumer.isHealthy(), 'the consumer to report healthy again');
+
+      await until(async () => {
+        await producer.broadcast('celeryev', 'worker.heartbeat', contractMessage('beat'));
+        return events.length > 0;
+      }, 'a broadcast to reach the subscription made before the restart');
+      await sub.close();
 
       await backend.store(contractMeta('after-restart', 'SUCCESS', 'still here'));
       assert.equal((await waiting).result, 'still here', 'a waiter from before the restart gets its result');
