@@ -2,8 +2,12 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { VERSION } from '../worker/worker.js';
 import { registerCall } from './commands/call.js';
+import { registerControl } from './commands/control.js';
+import { registerEvents } from './commands/events.js';
+import { registerInspect } from './commands/inspect.js';
 import { registerPurge } from './commands/purge.js';
 import { registerResult } from './commands/result.js';
+import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 import { CliExit, reasonOf } from './output.js';
 
@@ -31,6 +35,10 @@ export function buildProgram(): Command<
   registerCall(program);
   registerResult(program);
   registerPurge(program);
+  registerInspect(program);
+  registerControl(program);
+  registerStatus(program);
+  registerEvents(program);
   return program;
 }
 
