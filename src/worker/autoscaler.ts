@@ -80,6 +80,14 @@ export class Autoscaler {
     return current;
   }
 
+  /** New bounds (the autoscale control command); returns the bounds in force. */
+  update(max: number | null, min: number | null): { max: number; min: number } {
+    if (max !== null) this.#opts.max = Math.max(1, Math.floor(max));
+    if (min !== null) this.#opts.min = Math.max(1, Math.floor(min));
+    this.#opts.min = Math.min(this.#opts.min, this.#opts.max);
+    return { max: this.#opts.max, min: this.#opts.min };
+  }
+
   start(): void {
     this.#timer = setInterval(() => this.tick(), this.#opts.intervalMs);
     this.#timer.unref();

@@ -46,6 +46,10 @@ export interface ControlContext {
   terminate(taskId: string, graceMs: number): void;
   /** Changes the number of task slots. */
   resize(concurrency: number): void;
+  /** True when the worker autoscales (pool_grow/shrink are refused then, as in Celery). */
+  readonly autoscaling: boolean;
+  /** New autoscale bounds; null when the worker does not autoscale. */
+  autoscale(max: number | null, min: number | null): { max: number; min: number } | null;
   addQueue(queue: ConsumedQueue): Promise<void>;
   cancelQueue(queue: string): void;
   /** Warm shutdown, as if the worker got SIGTERM. */
@@ -84,15 +88,27 @@ export function controlCommands(ctx: ControlContext): Map<string, ControlHandler
     return { ok: 'task events already disabled' };
   });
   add('pool_grow', (a) => {
+    if (ctx.autoscaling) {
+      return {
+        error: 'pool_grow is not supported with autoscale. Adjust autoscale range instead.',
+      };
+    }
     ctx.resize(ctx.concurrency + positiveInt(a['n']));
     return { ok: 'pool will grow' };
   });
   add('pool_shrink', (a) => {
+    if (ctx.autoscaling) {
+      return {
+        error: 'pool_shrink is not supported with autoscale. Adjust autoscale range instead.',
+      };
+    }
     ctx.resize(Math.max(1, ctx.concurrency - positiveInt(a['n'])));
     return { ok: 'pool will shrink' };
   });
-  add('autoscale', () => {
-    throw new PyError('ValueError', 'Autoscale not enabled');
+  add('autoscale', (a) => {
+    const bounds = ctx.autoscale(optInt(a['max']), optInt(a['min']));
+    if (!bounds) throw new PyError('ValueError', 'Autoscale not enabled');
+    return { ok: `autoscale now max=${bounds.max} min=${bounds.min}` };
   });
   add('pool_restart', async () => {
     if (!ctx.app.conf.workerPoolRestarts)
@@ -236,6 +252,12 @@ function listOf(v: unknown): unknown[] {
 function optNumber(v: unknown): number | null {
   if (v === null || v === undefined || v === '') return null;
   const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}
+
+function optInt(v: unknown): number | null {
+  if (v === null || v === undefined || v === '') return null;
+  const n = Math.floor(Number(v));
   return Number.isFinite(n) && n > 0 ? n : null;
 }
 

@@ -27,6 +27,8 @@ export interface RemoteWorker {
   readonly prefetchCount: number;
   terminate(taskId: string, graceMs: number): void;
   resize(concurrency: number): void;
+  readonly autoscaling: boolean;
+  autoscale(max: number | null, min: number | null): { max: number; min: number } | null;
   addQueue(queue: ConsumedQueue): Promise<void>;
   cancelQueue(queue: string): void;
   requestShutdown(reason: string): void;
@@ -108,6 +110,10 @@ export class WorkerRemote {
       heartbeat: () => heart.beat(),
       terminate: (id, grace) => worker.terminate(id, grace),
       resize: (n) => worker.resize(n),
+      get autoscaling() {
+        return worker.autoscaling;
+      },
+      autoscale: (max, min) => worker.autoscale(max, min),
       addQueue: async (q) => {
         await worker.addQueue(q);
         queues.set(q.name, q);

@@ -270,6 +270,25 @@ export class Worker {
     this.#consumer?.setPrefetch(this.prefetchCount);
   }
 
+  /** True when started with --autoscale. */
+  get autoscaling(): boolean {
+    return this.#autoscaler !== undefined;
+  }
+
+  /**
+   * New autoscale bounds (the autoscale control command): the slots are moved into them at
+   * once. Returns the bounds in force, or null when the worker does not autoscale.
+   */
+  autoscale(max: number | null, min: number | null): { max: number; min: number } | null {
+    const scaler = this.#autoscaler;
+    if (!scaler) return null;
+    const bounds = scaler.update(max, min);
+    const slots = Math.min(bounds.max, Math.max(bounds.min, this.#concurrency));
+    if (slots !== this.#concurrency) this.resize(slots);
+    else this.#consumer?.setPrefetch(this.prefetchCount);
+    return bounds;
+  }
+
   /** Starts consuming a queue too (add_consumer). */
   async addQueue(queue: ConsumedQueue): Promise<void> {
     const transport = await this.app.connection();

@@ -418,3 +418,44 @@ void describe('worker remote control and events (memory transport)', () => {
     );
   });
 });
+
+void describe('autoscale control (worker started with autoscale)', () => {
+  const app = new Celery('a', { broker: 'memory://', backend: 'memory://' });
+  app.task((x: number) => x, { name: 'tasks.id' });
+  const worker = new Worker(app, {
+    hostname: 'auto@unit',
+    autoscale: { max: 4, min: 1 },
+    logger: new Logger({ level: 'CRITICAL' }),
+  });
+  before(() => worker.start());
+  after(async () => {
+    await worker.stop();
+    await app.close();
+  });
+
+  void test('autoscale sets the bounds; pool_grow/shrink are refused as in Celery', async () => {
+    const one = async (name: string, args: Json = {}) =>
+      (
+        await app.control.broadcast(name, {
+          arguments: args,
+          reply: true,
+          destination: ['auto@unit'],
+        })
+      )[0];
+    assert.deepEqual(await one('autoscale', { max: 6, min: 2 }), {
+      'auto@unit': { ok: 'autoscale now max=6 min=2' },
+    });
+    assert.equal(worker.concurrency, 2, 'moved into the new bounds');
+    assert.equal(worker.prefetchCount, 6);
+    assert.deepEqual(await one('pool_grow', { n: 1 }), {
+      'auto@unit': {
+        error: 'pool_grow is not supported with autoscale. Adjust autoscale range instead.',
+      },
+    });
+    assert.deepEqual(await one('pool_shrink', { n: 1 }), {
+      'auto@unit': {
+        error: 'pool_shrink is not supported with autoscale. Adjust autoscale range instead.',
+      },
+    });
+  });
+});
