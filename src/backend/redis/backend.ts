@@ -39,7 +39,8 @@ export interface RedisBackendOptions {
 
 interface MetaWrite {
   key: string;
-  value: Buffer;
+  /** The meta JSON (ASCII: Python's ensure_ascii), as a string: ioredis writes strings 2-3× cheaper than Buffers. */
+  value: string;
   ttl: number;
 }
 
@@ -96,11 +97,11 @@ export class RedisBackend implements ResultBackend {
 
   async store(meta: TaskMeta, options?: StoreOptions): Promise<void> {
     this.check();
-    await this.writes.add({ key: TASK_PREFIX + meta.taskId, value: encodeMeta(meta), ttl: this.ttl(options) });
+    await this.writes.add({ key: TASK_PREFIX + meta.taskId, value: encodeMeta(meta).toString('utf8'), ttl: this.ttl(options) });
   }
 
   private async writeMetas(items: readonly MetaWrite[]): Promise<void> {
-    const args: Array<string | Buffer> = [];
+    const args: string[] = [];
     for (const item of items) args.push(String(item.ttl), item.value);
     await STORE_METAS.run(this.main, items.map((i) => i.key), args);
   }
