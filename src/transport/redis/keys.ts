@@ -5,8 +5,9 @@
  * the transport option `globalKeyprefix`, as kombu's PrefixedStrictRedis does.
  */
 
-/** kombu's defaults (spec §b.4, §b.5). */
+/** kombu's separator in binding members and priority sub-queue names (spec §b.4). */
 export const KOMBU_SEP = '\x06\x16';
+/** kombu's priority steps: priority p is served from the highest step ≤ p (spec §b.4). */
 export const KOMBU_PRIORITY_STEPS: readonly number[] = [0, 3, 6, 9];
 
 /** What the layout depends on (from the URL and the transport options). */
