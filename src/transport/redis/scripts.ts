@@ -108,11 +108,24 @@ local function take(keyno, raw)
 end
 local pre = ARGV[4 + nack]
 if pre and pre ~= '' then take(tonumber(pre), ARGV[5 + nack]) end
+-- RPOP with a count needs Redis 6.2; older servers answer an error, then pop one by one.
+local counted = true
 for i = 4, #KEYS do
   if got >= want then break end
-  local items = redis.call('RPOP', KEYS[i], want - got)
-  if items then
-    for _, raw in ipairs(items) do take(i - 3, raw) end
+  if counted then
+    local items = redis.pcall('RPOP', KEYS[i], want - got)
+    if type(items) == 'table' and items['err'] then
+      counted = false
+    elseif items then
+      for _, raw in ipairs(items) do take(i - 3, raw) end
+    end
+  end
+  if not counted then
+    local raw = redis.call('RPOP', KEYS[i])
+    while raw and got < want do
+      take(i - 3, raw)
+      if got < want then raw = redis.call('RPOP', KEYS[i]) end
+    end
   end
 end
 if got > 0 then
