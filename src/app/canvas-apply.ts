@@ -6,7 +6,7 @@
  */
 import { planApply, type Plan, type SendStep } from '../canvas/plan/planner.js';
 import { resultTuple } from '../canvas/plan/results.js';
-import { ArgumentsError } from '../errors.js';
+import { ArgumentsError, CeleriacError } from '../errors.js';
 import { signatureFromWire } from '../protocol/signature.js';
 import { encodeTaskMessage } from '../protocol/task-message.js';
 import type { ResultTuple, SignatureData } from '../protocol/types.js';
@@ -88,6 +88,7 @@ export async function executePlan(
   plan: Plan,
   parent: ParentContext | null,
 ): Promise<void> {
+  if (plan.steps.some((s) => s.kind === 'chord-size')) await chordBackend(app);
   let batch: SendStep[] = [];
   const flush = async (): Promise<void> => {
     for (let i = 0; i < batch.length; i += PUBLISH_BATCH) {
@@ -105,6 +106,21 @@ export async function executePlan(
     await backend.setChordSize(step.groupId, step.size, { expires: app.conf.resultExpires });
   }
   await flush();
+}
+
+/** The result backend a chord joins in; checked before any of its messages is sent. */
+async function chordBackend(app: Celery): Promise<void> {
+  try {
+    await app.backend();
+  } catch (error) {
+    if (error instanceof CeleriacError && error.code === 'NO_BACKEND') {
+      throw new CeleriacError('NO_BACKEND', 'A chord needs a result backend to join its header', {
+        cause: error,
+        hint: "set resultBackend (e.g. 'redis://localhost:6379/0'), or use a group and a callback",
+      });
+    }
+    throw error;
+  }
 }
 
 /** Publishes one planned message. */

@@ -16,7 +16,7 @@ import type { Transport } from '../transport/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { clientNodeName, uuid } from '../util/ids.js';
 import { Signature, type AnySignature } from '../canvas/signature.js';
-import type { CanvasApp } from '../canvas/types.js';
+import type { CanvasApp, ResultKind } from '../canvas/types.js';
 import type { SignatureData } from '../protocol/types.js';
 import { AsyncResult, type ResultHost, type ResultLike } from './async-result.js';
 import { applyCanvas } from './canvas-apply.js';
@@ -259,12 +259,12 @@ export class Celery implements TaskHost, ProducerHost, ResultHost, CanvasApp {
    * A signature bound to this app, from a signature or Celery's dict form (e.g. one stored
    * or received as a task argument), so `delay()` / `applyAsync()` work on it.
    */
-  signature<R = unknown, I = unknown>(
+  signature<R = unknown, I = unknown, K extends ResultKind = ResultKind>(
     sig: AnySignature | Record<string, unknown>,
-  ): Signature<R, I> {
+  ): Signature<R, I, K> {
     return sig instanceof Signature
-      ? Signature.fromData<R, I>(sig.toData(), this)
-      : Signature.fromDict<R, I>(sig, this);
+      ? Signature.fromData<R, I, K>(sig.toData(), this)
+      : Signature.fromDict<R, I, K>(sig, this);
   }
 
   // ---- CanvasApp / results ---------------------------------------------------------------
@@ -281,7 +281,7 @@ export class Celery implements TaskHost, ProducerHost, ResultHost, CanvasApp {
   }
 
   /** @internal Sends the replacement of a running task (ctx.replace). */
-  replaceTask(request: TaskRequest, sig: AnySignature): Promise<never> {
+  replaceTask(request: TaskRequest, sig: AnySignature): Promise<unknown> {
     return replaceTask(this, request, sig);
   }
 

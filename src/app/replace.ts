@@ -17,6 +17,7 @@ import type { AnySignature } from '../canvas/signature.js';
 import { ArgumentsError, Ignore } from '../errors.js';
 import type { SignatureData } from '../protocol/types.js';
 import { executePlan, planCanvas } from './canvas-apply.js';
+import { applyEager } from './canvas-eager.js';
 import type { Celery } from './celery.js';
 import type { TaskRequest } from './task-types.js';
 
@@ -24,21 +25,19 @@ import type { TaskRequest } from './task-types.js';
 export const ACCUMULATE = 'celery.accumulate';
 
 /**
- * Sends the replacement of the task `request` describes, then rejects with Ignore.
+ * Sends the replacement of the task `request` describes, then rejects with Ignore. In an
+ * eager run (`task.apply()`, `taskAlwaysEager`) the replacement runs here and its result is
+ * returned, as Celery's `sig.apply().get()`.
  * @throws ArgumentsError for a replacement that is part of a chord, or an empty chain.
  */
 export async function replaceTask(
   app: Celery,
   request: TaskRequest,
   sig: AnySignature,
-): Promise<never> {
-  if (request.isEager) {
-    throw new ArgumentsError('ctx.replace() is not supported in eager runs yet', {
-      hint: 'send the task to a worker (delay/applyAsync) to replace it',
-    });
-  }
+): Promise<unknown> {
   let data = replacementOf(sig.toData(), request);
   for (const step of [...(request.chain ?? [])].reverse()) data = chainOf([data, step]);
+  if (request.isEager) return (await applyEager(app, data, [], {})).get();
   const plan = planCanvas(app, data, [], {}, {});
   await executePlan(app, plan, { parentId: request.id, rootId: request.rootId ?? request.id });
   throw new Ignore('Replaced by new task');

@@ -26,6 +26,12 @@ void describe('canvases run by a celeriac worker (memory)', () => {
   const seen: string[] = [];
   const record = app.task((tag: string) => seen.push(tag), { name: 'tasks.record' });
   const double = app.task((x: number) => x * 2, { name: 'tasks.double' });
+  const failOn = app.task(
+    (x: number): number => {
+      throw new RangeError(`failed on ${x}`);
+    },
+    { name: 'tasks.fail_on' },
+  );
   const replaceWithChain = app.task(
     (ctx: TaskContext, n: number): number => ctx.replace(chain(add.s(n, 1), mul.s(10))),
     { name: 'tasks.replace_chain', bind: true },
@@ -75,7 +81,7 @@ void describe('canvases run by a celeriac worker (memory)', () => {
   void test('group with a failure: get() rejects with the failure; propagate: false returns it', async () => {
     const res = await group(add.s(1, 1), fail.s('member-boom'), add.s(2, 2)).delay();
     await assert.rejects(get(res), /member-boom/);
-    const values = await res.get({ timeout: 10, propagate: false });
+    const values: unknown[] = await res.get({ timeout: 10, propagate: false });
     assert.equal(values[0], 2);
     assert.ok(values[1] instanceof RemoteTaskError);
     assert.equal(await res.failed(), true);
@@ -132,7 +138,7 @@ void describe('canvases run by a celeriac worker (memory)', () => {
   });
 
   void test('a failing step stops the chain: every later step is FAILURE with its error', async () => {
-    const res = await chain(add.s(1, 1), fail.s(), add.s(1), mul.s(2)).delay();
+    const res = await chain(add.s(1, 1), failOn.s(), add.s(1), mul.s(2)).delay();
     await assert.rejects(get(res), (err: Error) => {
       assert.ok(err instanceof RemoteTaskError);
       assert.equal(err.excType, 'ValueError');
@@ -145,7 +151,7 @@ void describe('canvases run by a celeriac worker (memory)', () => {
   });
 
   void test("a failing step calls the chain's errbacks", async () => {
-    const res = await chain(add.s(1, 1), fail.s(), add.s(1)).onError(onError.s()).delay();
+    const res = await chain(add.s(1, 1), failOn.s(), add.s(1)).onError(onError.s()).delay();
     await assert.rejects(get(res));
     await waitFor(() => lines.some((l) => /errback saw/.test(l) && l.includes(res.parent!.id)));
   });
@@ -225,7 +231,7 @@ void describe('canvases run by a celeriac worker (memory)', () => {
     const sig = chain(add.s(1, 2), mul.s(3)).set({ queue: 'celery' });
     const stored = JSON.parse(JSON.stringify(sig)) as Record<string, unknown>;
     assert.equal(stored['subtask_type'], 'chain');
-    const back = app.signature<number>(stored);
+    const back = app.signature<number, unknown, 'single'>(stored);
     assert.deepEqual(back.toDict(), sig.toDict());
     assert.equal(await get(await back.delay()), 9);
     // as a task argument: echo returns it; it comes back as the dict
@@ -262,9 +268,35 @@ void describe('canvases run by a celeriac worker (memory)', () => {
   });
 });
 
+void describe('a chord without a result backend', () => {
+  const { app, add, xsum } = fixtureApp({ resultBackend: 'disabled://' });
+  after(() => app.close());
+
+  void test('fails before any header task is sent', async () => {
+    const sent: unknown[] = [];
+    app.producer.publish = async (wire) => {
+      sent.push(wire);
+    };
+    await assert.rejects(chord([add.s(1, 1), add.s(2, 2)], xsum.s()).delay(), (err: Error) => {
+      assert.match(err.message, /A chord needs a result backend/);
+      return true;
+    });
+    assert.equal(sent.length, 0);
+  });
+});
+
 void describe('canvases in eager mode (taskAlwaysEager)', () => {
   const { app, add, mul, xsum } = fixtureApp({ taskAlwaysEager: true });
+  const replacing = app.task(
+    (ctx: TaskContext, n: number): number => ctx.replace(chain(add.s(n, 1), mul.s(10))),
+    { name: 'tasks.replacing', bind: true },
+  );
   after(() => app.close());
+
+  void test("ctx.replace in an eager run returns the replacement's result", async () => {
+    assert.equal(await (await replacing.delay(4)).get(), 50);
+    assert.equal(await (await replacing.apply([1])).get(), 20);
+  });
 
   void test('chain, group and chord run in this process', async () => {
     assert.equal(await (await chain(add.s(1, 2), add.s(3), mul.s(4)).delay()).get(), 24);
