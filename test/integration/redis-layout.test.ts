@@ -149,6 +149,33 @@ void describe('kombu layout on Redis', () => {
     raw.disconnect();
   });
 
+  void test('deliveryCount counts our requeues; a message that is not an envelope is dropped and reported', async () => {
+    const { url, raw } = await fresh();
+    const t = createRedisTransport(url);
+    await t.connect();
+    await raw.lpush('q', 'not json at all');
+    await t.publish(decodeEnvelope(fixture('task_plain.json').messages[0].raw).message, { exchange: '', routingKey: 'q' });
+    const errors: Error[] = [];
+    const counts: number[] = [];
+    await new Promise<void>((resolve) => {
+      const c = t.consume({
+        queues: ['q'],
+        prefetch: 1,
+        onError: (e) => errors.push(e),
+        onDelivery: (d) => {
+          counts.push(d.deliveryCount);
+          if (counts.length < 3) void d.reject(true);
+          else void d.ack().then(() => c.close()).then(resolve);
+        },
+      });
+    });
+    assert.deepEqual(counts, [0, 1, 2]);
+    assert.ok(errors.some((e) => (e as { code?: string }).code === 'MESSAGE_MALFORMED'), 'the garbage was reported');
+    assert.equal(await raw.exists('unacked', 'unacked_index', 'celeriac.redeliveries', 'q'), 0, 'nothing left behind');
+    await t.close();
+    raw.disconnect();
+  });
+
   void test("our restore pass puts a stale Python-held message back exactly as kombu's does", async () => {
     const { url, raw } = await fresh();
     const f = fixture('redis_unacked_restore.json');
