@@ -10,6 +10,7 @@ import type { LoopOptions, Producer, SystemAdapter, Target, WorkerSpec } from '.
 import { BENCH_DIR, ROOT, packageVersion, projectVersion, workerEnv } from './common.js';
 
 const QUEUE = 'celery';
+const PROBE_TIMEOUT_MS = 30_000;
 
 type Store = 'redis' | 'sqlite';
 
@@ -54,7 +55,7 @@ async function openClient(store: Store, target: Target): Promise<Client<Handle>>
 
 /** Why celeriac cannot run with this store, or undefined: builds the app and connects. */
 async function probe(store: Store, target: Target): Promise<string | undefined> {
-  try {
+  const attempt = async (): Promise<undefined> => {
     const { createBenchApp } = await import('../workers/celeriac-tasks.js');
     const { app } = createBenchApp(brokerUrl(store, target));
     try {
@@ -64,9 +65,21 @@ async function probe(store: Store, target: Target): Promise<string | undefined> 
       await app.close().catch(() => undefined);
     }
     return undefined;
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`connecting took more than ${PROBE_TIMEOUT_MS / 1000} s`)),
+      PROBE_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([attempt(), timeout]);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    return msg.split('\n')[0]!.slice(0, 200);
+    return msg.split('\n')[0]!.slice(0, 300);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

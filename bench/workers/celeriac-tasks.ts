@@ -7,7 +7,8 @@ import { Celery } from '../../src/index.js';
 
 /** A celeriac app on `url` (broker and result backend alike) and its add task. */
 export function createBenchApp(url: string) {
-  const app = new Celery('bench', { broker: url, backend: url });
+  // env: {} so that a CELERY_BROKER_URL in the caller's environment cannot redirect the benchmark.
+  const app = new Celery('bench', { broker: url, backend: url }, { env: {} });
   const add = app.task((x: number, y: number) => x + y, { name: 'tasks.add' });
   return { app, add };
 }
