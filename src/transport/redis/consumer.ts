@@ -58,6 +58,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private connected = false;
   private readonly loop: Promise<void>;
   private readonly unlisten: () => void;
+  /** Rejecters of the commands sent on our connection and not answered yet (see guard()). */
+  private readonly inFlight = new Set<(error: Error) => void>();
   private keySet = new Set<string>();
 
   constructor(
@@ -80,6 +82,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
     this.client.on('close', () => {
       if (this.running && this.connected) this.onError(host.connector.lost());
+      for (const abandon of [...this.inFlight]) abandon(host.connector.lost());
     });
     this.refreshKeys();
     this.unlisten = host.waker.listen((keys) => {
@@ -252,13 +255,13 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       if (this.wakePending || !this.running) continue;
       try {
         if (this.wakeUp.mode === 'tracking') {
-          if (await this.wakeUp.arm(this.queueList)) continue; // just armed: look once more, then wait
+          if (await this.guard(this.wakeUp.arm(this.queueList))) continue; // just armed: look once more, then wait
           // Sleep until a write to our keys; a freed slot alone changes nothing while the
           // queues are empty. A timeout is the safety re-check.
           while (!this.wakePending && this.running) {
             if (!(await this.pause(recheckMs))) break;
           }
-        } else if (await this.wakeUp.brpop(this.consumeKeys())) {
+        } else if (await this.guard(this.wakeUp.brpop(this.consumeKeys()))) {
           this.wakePending = true;
         }
         this.lastCycleAt = Date.now();
@@ -295,7 +298,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.wakePending = false;
     let claimed: Claimed[];
     try {
-      claimed = await claim(this.client, this.host.layout, keys, want, acks.map((a) => a.item), this.wakeUp.prePopped);
+      claimed = await this.guard(claim(this.client, this.host.layout, keys, want, acks.map((a) => a.item), this.wakeUp.prePopped));
     } catch (err) {
       this.host.held.returnAcks(acks);
       throw err;
@@ -325,6 +328,35 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     } catch (err) {
       this.onError(toError(err));
     }
+  }
+
+  /**
+   * `work` (commands on our connection), or a rejection once the connection drops while it is
+   * sent: ioredis never settles a command that was in flight when its connection closed unless
+   * it resends it (redis/ioredis#2193), and we do not resend (autoResendUnfulfilledCommands:
+   * false), so without this a claim in flight during a Redis restart hangs the loop for good.
+   * Commands issued while disconnected wait in ioredis's offline queue and are sent on
+   * reconnect; those are not abandoned.
+   */
+  private guard<T>(work: Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') return work;
+    return new Promise<T>((resolve, reject) => {
+      const abandon = (error: Error): void => {
+        this.inFlight.delete(abandon);
+        reject(error);
+      };
+      this.inFlight.add(abandon);
+      work.then(
+        (value) => {
+          this.inFlight.delete(abandon);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.inFlight.delete(abandon);
+          reject(toError(error));
+        },
+      );
+    });
   }
 
   private consumeKeys(): ConsumeKey[] {
