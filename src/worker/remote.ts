@@ -123,6 +123,11 @@ export class WorkerRemote {
         queues.delete(name);
       },
       shutdown: (reason) => worker.requestShutdown(reason),
+      restartPool: worker.pool.restart
+        ? async () => {
+            worker.pool.restart?.();
+          }
+        : undefined,
     };
     this.#mailbox = options.remoteControl
       ? new Mailbox({

@@ -187,6 +187,23 @@ export function remoteControlSuite(broker: Broker): void {
       assert.deepEqual(taskEvents(quiet.id), [], 'nothing while disabled');
     });
 
+    test('pool_restart replaces the prefork children (worker_pool_restarts on)', async () => {
+      const pids = async (): Promise<number[]> => {
+        const stats = (await client.control.inspect(to).stats())[node];
+        return stats && !('error' in stats) ? stats.pool.processes : [];
+      };
+      const before = await pids();
+      assert.equal(before.length, 2);
+      assert.deepEqual(await client.control.poolRestart({ reply: true, ...to }), [
+        { [node]: { ok: 'reload started' } },
+      ]);
+      await eventually(async () => {
+        const now = await pids();
+        return now.length === 2 && now.every((p) => !before.includes(p));
+      }, 'two new children');
+      assert.equal(await (await client.sendTask('remote.add', [1, 2])).get({ timeout: 20 }), 3);
+    });
+
     test('shutdown: no reply, the worker process exits cleanly, worker-offline is sent', async () => {
       assert.deepEqual(
         await client.control.shutdown({ reply: true, destination: [node], timeout: 1 }),

@@ -34,6 +34,8 @@ export class ChildPool implements Pool {
   readonly #o: ChildPoolOptions;
   readonly #children: Children<Active>;
   readonly #waiting = new Fifo<Waiting>();
+  /** Busy children to replace when their task ends (restart()). */
+  readonly #stale = new Set<Runner<Active>>();
   #seq = 0;
   #closing = false;
   #drained: Array<() => void> = [];
@@ -107,6 +109,14 @@ export class ChildPool implements Pool {
     children.replenish();
   }
 
+  restart(): void {
+    for (const runner of [...this.#children.all()]) {
+      if (runner.state === 'busy') this.#stale.add(runner);
+      else if (runner.state === 'idle' || runner.state === 'starting') this.#children.retire(runner);
+    }
+    this.#children.replenish();
+  }
+
   async close(timeoutMs: number): Promise<void> {
     this.#closing = true;
     if (this.#waiting.length > 0 || this.#active().length > 0) {
@@ -148,6 +158,7 @@ export class ChildPool implements Pool {
   }
 
   #onExit(runner: Runner<Active>, detail: string): void {
+    this.#stale.delete(runner);
     const active = runner.job;
     runner.job = undefined;
     if (active && !active.settled) {
@@ -161,7 +172,10 @@ export class ChildPool implements Pool {
     const { maxTasksPerChild, maxMemoryPerChild, logger } = this.#o;
     const children = this.#children;
     const who = `${this.name} child ${runner.handle.label}`;
-    if (maxTasksPerChild !== null && runner.tasks >= maxTasksPerChild) {
+    if (this.#stale.delete(runner)) {
+      logger.info(`Replacing ${who}: the pool was restarted`);
+      children.retire(runner);
+    } else if (maxTasksPerChild !== null && runner.tasks >= maxTasksPerChild) {
       logger.info(`Replacing ${who}: it ran ${runner.tasks} tasks (maxTasksPerChild)`);
       children.retire(runner);
     } else if (maxMemoryPerChild !== null && rss > maxMemoryPerChild * 1024) {

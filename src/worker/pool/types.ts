@@ -56,6 +56,11 @@ export interface Pool {
   terminate(taskId: string, graceMs: number): void;
   /** Changes the number of slots. */
   resize(concurrency: number): void;
+  /**
+   * Replaces every child with a fresh one that loads the app again (pool_restart): idle ones at
+   * once, busy ones when their task ends. Only pools with children have it.
+   */
+  restart?(): void;
   /** Waits for running jobs (up to `timeoutMs`), then stops runners. */
   close(timeoutMs: number): Promise<void>;
 }
