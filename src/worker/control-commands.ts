@@ -173,6 +173,7 @@ function revoke(
       const held = ctx.state.held.get(id);
       if (!held) continue;
       terminated.push(id);
+      held.terminateSignal = signum;
       if (held.startedAt !== null)
         ctx.terminate(id, signum === constants.signals.SIGKILL ? 0 : TERMINATE_GRACE_MS);
     }

@@ -217,7 +217,8 @@ export class Executor {
     }
     if (result.kind === 'failure' && result.cause === 'terminated') {
       logger.info(`Task ${label} terminated`);
-      await this.#revoke(message, delivery, { expired: false, terminated: true, signum: 15 }, held);
+      const signum = held.terminateSignal ?? 15;
+      await this.#revoke(message, delivery, { expired: false, terminated: true, signum }, held);
       return;
     }
     const outcome: Outcome = fromPoolOutcome(result, message.id);

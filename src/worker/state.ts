@@ -15,6 +15,8 @@ export interface HeldTask {
   acknowledged: boolean;
   /** The pid of the process running it (a prefork child, or this process). */
   workerPid: number | null;
+  /** The signal a revoke --terminate asked for (reported in the task-revoked event). */
+  terminateSignal?: number | undefined;
   readonly abort: AbortController;
 }
 

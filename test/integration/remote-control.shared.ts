@@ -121,7 +121,18 @@ export function remoteControlSuite(broker: Broker): void {
       );
       await assert.rejects(r.get({ timeout: 20 }), /terminated/);
       assert.ok(Date.now() - started < 10_000, 'stopped long before the task would have ended');
-      await eventually(() => taskEvents(r.id).includes('task-revoked'), 'task-revoked');
+      await eventually(
+        () =>
+          events.some(
+            (e) =>
+              e.type === 'task-revoked' &&
+              e.group === 'task' &&
+              e.uuid === r.id &&
+              e.terminated === true &&
+              e.signum === 9,
+          ),
+        'task-revoked, terminated by signal 9',
+      );
       assert.deepEqual(
         await client.control.ping(to),
         [{ [node]: { ok: 'pong' } }],
