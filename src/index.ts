@@ -28,6 +28,24 @@ export { chord, group, type InputOf, type ResultOf, type ResultsOf } from './can
 export { chunks, xmap, xstarmap } from './canvas/map.js';
 export type { ResultKind } from './canvas/types.js';
 export { Worker, type WorkerOptions } from './worker/worker.js';
+export {
+  Control,
+  type BroadcastOptions,
+  type CommandOptions,
+  type Replies,
+  type StatusReplies,
+} from './control/control.js';
+export { Inspect, type ByNode, type InspectOptions, type TaskQuery } from './control/inspect.js';
+export { EventDispatcher, type EventDispatcherOptions } from './events/dispatcher.js';
+export { EventReceiver, type EventReceiverOptions } from './events/receiver.js';
+export { ClusterState, isAlive, type TaskInfo, type WorkerInfo } from './events/state.js';
+export type { CeleryEvent, OtherEvent, TaskEvent, WorkerEvent } from './protocol/event.js';
+export type {
+  QueueInfo,
+  RequestInfo,
+  ScheduledInfo,
+  WorkerStats,
+} from './protocol/pidbox-replies.js';
 export * from './errors.js';
 export type { State, TaskMeta } from './protocol/types.js';
 export type { Transport } from './transport/types.js';

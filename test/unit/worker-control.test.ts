@@ -189,7 +189,8 @@ void describe('worker remote control and events (memory transport)', () => {
     assert.deepEqual(Object.keys(q).sort(), [queued.id, running.id].sort());
     assert.equal((q[running.id] as unknown[])[0], 'active');
     assert.equal((q[queued.id] as unknown[])[0], 'reserved');
-    assert.deepEqual(await client.control.revoke(queued.id, { reply: true, destination: [NODE] }), [
+    // AsyncResult.revoke() goes through app.control.
+    assert.deepEqual(await queued.revoke({ reply: true, destination: [NODE] }), [
       { [NODE]: { ok: `tasks ${queued.id} flagged as revoked` } },
     ]);
     assert.ok(
