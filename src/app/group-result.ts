@@ -5,6 +5,7 @@
  * plan's results.
  */
 import type { ResultBackend } from '../backend/types.js';
+import type { Control } from '../control/control.js';
 import type { ResultNode } from '../canvas/plan/results.js';
 import { CeleriacError } from '../errors.js';
 import type { ResultTuple } from '../protocol/types.js';
@@ -16,14 +17,6 @@ declare module '../canvas/types.js' {
     single: AsyncResult<R>;
     group: GroupResult<R extends readonly unknown[] ? R : unknown[]>;
   }
-}
-
-/** The part of the app's remote control revoke() uses. */
-interface RevokeControl {
-  revoke(
-    ids: readonly string[],
-    options: { terminate?: boolean; signal?: string },
-  ): Promise<unknown>;
 }
 
 /** The task ids of results, nested groups included. */
@@ -95,19 +88,18 @@ export class ResultSet<R extends readonly unknown[] = unknown[]> {
   }
 
   /**
-   * Revokes every task of the set (Celery's `revoke()`), through the app's remote control.
-   * @throws CeleriacError when the app has no remote control to send it with.
+   * Revokes every task of the set (Celery's `revoke()`) through the app's remote control:
+   * workers skip them when they arrive, and with `terminate` stop the running ones.
+   * @throws CeleriacError when the results were not made by an app (no remote control).
    */
-  async revoke(options: { terminate?: boolean; signal?: string } = {}): Promise<unknown> {
-    const control = (this.host as { control?: RevokeControl }).control;
+  async revoke(
+    options: Parameters<Control['revoke']>[1] = {},
+  ): Promise<Awaited<ReturnType<Control['revoke']>>> {
+    const control = this.host.control;
     if (!control) {
-      throw new CeleriacError(
-        'TRANSPORT_UNSUPPORTED',
-        'This result set has no remote control to revoke with',
-        {
-          hint: 'get it from an app (app.GroupResult(id, ids) or a canvas applied with the app), or revoke the tasks with app.control.revoke(ids)',
-        },
-      );
+      throw new CeleriacError('CONFIG_INVALID', 'These results have no app to revoke with', {
+        hint: 'use results from app.GroupResult(id, ids) or from applying a canvas, or app.control.revoke(ids)',
+      });
     }
     return control.revoke(collectIds(this.results), options);
   }

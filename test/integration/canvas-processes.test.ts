@@ -63,11 +63,19 @@ for (const store of stores) {
     before(async () => {
       server = await store.setUp(dir);
       c = client(server.url);
-      for (const name of ['w1', 'w2']) {
-        workers.push(
-          await startCanvasWorker({ brokerUrl: server.url, runLog, name, concurrency: 8 }),
-        );
-      }
+      // One worker runs tasks on its event loop, the other in child processes (-P prefork),
+      // which also serves the `prefork` queue.
+      workers.push(
+        await startCanvasWorker({ brokerUrl: server.url, runLog, name: 'w1', concurrency: 8 }),
+        await startCanvasWorker({
+          brokerUrl: server.url,
+          runLog,
+          name: 'w2',
+          concurrency: 4,
+          pool: 'prefork',
+          queues: ['celery', 'prefork'],
+        }),
+      );
     });
     after(async () => {
       await Promise.all(workers.map((w) => w.stop()));
@@ -87,6 +95,15 @@ for (const store of stores) {
         xsum.s(),
       ).delay();
       assert.equal(await cd.get({ timeout: 60 }), 90);
+    });
+
+    void test('ctx.replace in a prefork child: the replacement keeps the id and the chain', async () => {
+      const { mul } = c;
+      const replacing = c.app.remoteTask<[n: number], number>('tasks.replace_with_chain');
+      const res = await replacing.s(4).set({ queue: 'prefork' }).delay();
+      assert.equal(await res.get({ timeout: 60 }), 50, output());
+      const chained = await chain(replacing.s(1).set({ queue: 'prefork' }), mul.s(2)).delay();
+      assert.equal(await chained.get({ timeout: 60 }), 40, output());
     });
 
     void test('a failing header task fails the chord; the body never runs', async () => {

@@ -255,6 +255,16 @@ void describe('canvases run by a celeriac worker (memory)', () => {
     assert.equal(await app.restoreGroup(res.id), null);
   });
 
+  void test('GroupResult.revoke() revokes every member on the workers', async () => {
+    const res = await group(
+      add.s(1, 1).set({ countdown: 60 }),
+      add.s(2, 2).set({ countdown: 60 }),
+    ).delay();
+    const replies = await res.revoke({ reply: true, limit: 1, timeout: 5 });
+    assert.equal(replies.length, 1, 'the worker answered');
+    for (const r of res.results) assert.ok(worker.state.revoked.has(r.id), r.id);
+  });
+
   void test('canvas misuse fails before anything is sent', async () => {
     await assert.rejects(app.signature(chain([])).delay(), /empty chain/);
     await assert.rejects(
