@@ -9,7 +9,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Celery, chain, chord, group, GroupResult, RemoteTaskError } from '../../src/index.js';
+import {
+  Celery,
+  chain,
+  chord,
+  group,
+  GroupResult,
+  RemoteTaskError,
+  type AnySignature,
+} from '../../src/index.js';
 import { readRuns, startCanvasWorker } from '../support/canvas-workers.js';
 import type { ManagedProcess } from '../support/process.js';
 import {
@@ -234,6 +242,136 @@ void describe('canvases between Python Celery and celeriac', { skip }, () => {
         return true;
       });
     });
+  });
+
+  void describe('nested canvases built by celeriac, applied by either side', () => {
+    const t = () => ({
+      add: app.remoteTask<[x: number, y: number], number>('tasks.add'),
+      mul: app.remoteTask<[x: number, y: number], number>('tasks.mul'),
+      xsum: app.remoteTask<[numbers: number[]], number>('tasks.xsum'),
+    });
+    /** The canvases, every task routed to `queue`, and what they return. */
+    const canvases = (queue: string): [string, AnySignature, unknown][] => {
+      const { add, mul, xsum } = t();
+      const o = { queue };
+      return [
+        [
+          'a group in a chain (upgraded to a chord)',
+          chain(
+            add.s(1, 1).set(o),
+            group(add.s(1).set(o), mul.s(2).set(o)),
+            xsum.s().set(o),
+            mul.s(10).set(o),
+          ),
+          70,
+        ],
+        [
+          'a chord in a chain',
+          chain(
+            add.s(2, 2).set(o),
+            chord([add.s(1).set(o), add.s(2).set(o)], xsum.s().set(o)),
+            mul.s(2).set(o),
+          ),
+          22,
+        ],
+        [
+          'chains in a group',
+          group(
+            chain(add.s(1, 1).set(o), mul.s(2).set(o)),
+            chain(add.s(2, 2).set(o), mul.s(2).set(o)),
+          ),
+          [4, 8],
+        ],
+        [
+          'a chord whose body is a chord',
+          chord(
+            [add.s(1, 1).set(o), add.s(2, 2).set(o)],
+            chord([xsum.s().set(o), xsum.s().set(o)], xsum.s().set(o)),
+          ),
+          12,
+        ],
+        [
+          'a chain ending in a group',
+          chain(add.s(1, 1).set(o), group(add.s(1).set(o), mul.s(5).set(o))),
+          [3, 10],
+        ],
+        [
+          'a chord whose header has a chain',
+          chord([chain(add.s(1, 1).set(o), mul.s(2).set(o)), add.s(5, 5).set(o)], xsum.s().set(o)),
+          14,
+        ],
+      ];
+    };
+
+    const names = [
+      'a group in a chain (upgraded to a chord)',
+      'a chord in a chain',
+      'chains in a group',
+      'a chord whose body is a chord',
+      'a chain ending in a group',
+      'a chord whose header has a chain',
+    ];
+    for (const name of names) {
+      void test(`${name}: Python applies our dict form, the celeriac worker runs it`, async () => {
+        const [, canvas, expected] = canvases('ts').find(([n]) => n === name)!;
+        const applied = await run<{ id: string; group: boolean; ids?: string[] }>([
+          'apply',
+          JSON.stringify(canvas.toDict()),
+        ]);
+        if (applied.group && name === 'a chain ending in a group') {
+          // Celery 5.2.6 itself: the GroupResult that a chain ending in a group returns may name,
+          // as its first id, one that never runs (the group is frozen again when the chain is
+          // applied; it depends on timing), with a Python worker as with ours. So: the other ids
+          // hold the right results, the first holds its result or is not there in time, on our worker
+          // and on Python's own alike.
+          const ids = (
+            await run<{ ids: string[] }>([
+              'apply',
+              JSON.stringify(
+                canvases('py')
+                  .find(([n]) => n === name)![1]
+                  .toDict(),
+              ),
+            ])
+          ).ids;
+          for (const group of [applied.ids!, ids]) {
+            const { results } = await run<{ results: GetOutput[] }>([
+              'wait-all',
+              ...group,
+              '--timeout',
+              '3',
+            ]);
+            assert.equal(results[1]!.result, 10, logs());
+            assert.ok(
+              results[0]!.result === 3 || results[0]!.exc_type === 'TimeoutError',
+              `${JSON.stringify(results[0])}\n${logs()}`,
+            );
+          }
+        } else if (applied.group) {
+          const { results } = await run<{ results: GetOutput[] }>([
+            'wait-all',
+            ...applied.ids!,
+            '--timeout',
+            '30',
+          ]);
+          assert.deepEqual(
+            results.map((r) => r.result),
+            expected,
+            logs(),
+          );
+        } else {
+          const got = await pyGet(applied.id);
+          assert.equal(got.state, 'SUCCESS', `${JSON.stringify(got)}\n${logs()}`);
+          assert.deepEqual(got.result, expected);
+        }
+      });
+
+      void test(`${name}: we apply it, the Python worker runs it`, async () => {
+        const [, canvas, expected] = canvases('py').find(([n]) => n === name)!;
+        const res = await app.signature(canvas).delay();
+        assert.deepEqual(await res.get({ timeout: 30 }), expected, logs());
+      });
+    }
   });
 
   void describe('a chord whose header runs on both workers', () => {

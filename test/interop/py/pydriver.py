@@ -26,6 +26,10 @@ Exit code 0 when the command itself worked (a task failing is a normal outcome o
   chain SIG SIG... / group SIG... / chord SIG... --body SIG    (SIG = JSON below)
       -> chain: {"id": <last task id>, "ids": [<first>, ..., <last>]}
          group: {"id": <group id>, "ids": [...]}; chord: {"id": <body id>, "group_id", "ids": [...]}
+  apply DICT [--args JSON]
+      -> any canvas in Celery's dict form (what celeriac's sig.toDict() writes), rebuilt with
+         celery.signature(dict) and applied: {"id", "group": false} for one result (its
+         parents' ids in "parents"), {"id", "group": true, "ids": [...]} for a GroupResult
   ping [--timeout S] [--destination NAME]... [--limit N]
       -> {"replies": [{"<worker>": {"ok": "pong"}}, ...]} (app.control.ping)
   serve
@@ -213,6 +217,24 @@ def cmd_canvas(app, a):
         }
 
 
+def cmd_apply(app, a):
+    """Rebuilds a canvas from its dict form and applies it, as a Python client would."""
+    from celery import signature as make
+    from celery.result import GroupResult
+
+    sig = make(load_json(a.dict, "canvas dict"), app=app)
+    args = tuple(load_json(a.args, "--args")) if a.args else ()
+    r = sig.apply_async(args)
+    if isinstance(r, GroupResult):
+        return {"id": r.id, "group": True, "ids": [c.id for c in r.results]}
+    parents = []
+    node = r.parent
+    while node is not None:
+        parents.append(node.id)
+        node = node.parent
+    return {"id": r.id, "group": False, "parents": parents}
+
+
 class UsageError(Exception):
     """Bad command line (exit code 2; an error answer in serve mode)."""
 
@@ -286,6 +308,10 @@ def build_parser():
         k.add_argument("sigs", nargs="+")
         k.add_argument("--body")
 
+    ap = sub.add_parser("apply")
+    ap.add_argument("dict")
+    ap.add_argument("--args")
+
     pg = sub.add_parser("ping")
     pg.add_argument("--timeout", type=float, default=1.0)
     pg.add_argument("--destination", action="append")
@@ -317,6 +343,8 @@ def run(app, a):
     if a.cmd in ("chain", "group", "chord"):
         a.command = a.cmd
         return cmd_canvas(app, a)
+    if a.cmd == "apply":
+        return cmd_apply(app, a)
     if a.cmd == "ping":
         replies = app.control.ping(destination=a.destination or None, timeout=a.timeout, limit=a.limit)
         return {"replies": replies or []}
