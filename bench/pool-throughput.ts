@@ -27,12 +27,15 @@ async function bench(kind: PoolKind): Promise<void> {
   const cpu0 = process.cpuUsage();
   const child0 = childCpuMs(pool.pids);
   let t0 = performance.now();
-  const outcomes = await Promise.all(Array.from({ length: N }, (_, i) => pool.run(job('pool.add', [i, 1]))));
+  const outcomes = await Promise.all(
+    Array.from({ length: N }, (_, i) => pool.run(job('pool.add', [i, 1]))),
+  );
   const burst = N / ((performance.now() - t0) / 1000);
   const cpu = process.cpuUsage(cpu0);
   const parentUs = (cpu.user + cpu.system) / N;
   const childUs = ((childCpuMs(pool.pids) - child0) * 1000) / N;
-  if (outcomes.some((o, i) => o.kind !== 'success' || o.value !== i + 1)) throw new Error('wrong results');
+  if (outcomes.some((o, i) => o.kind !== 'success' || o.value !== i + 1))
+    throw new Error('wrong results');
 
   const M = Math.min(N, 5000);
   t0 = performance.now();
@@ -42,7 +45,7 @@ async function bench(kind: PoolKind): Promise<void> {
   console.log(
     `${kind.padEnd(8)} start ${startMs.toFixed(0).padStart(5)} ms   pipelined ${burst.toFixed(0).padStart(6)} tasks/s ` +
       `(CPU per task: parent ${parentUs.toFixed(0)} µs, children ${childUs.toFixed(0)} µs)   ` +
-      `one at a time ${sequential.toFixed(0).padStart(6)} tasks/s (${((1e6 / sequential) | 0)} µs/task)`,
+      `one at a time ${sequential.toFixed(0).padStart(6)} tasks/s (${(1e6 / sequential) | 0} µs/task)`,
   );
 }
 
@@ -60,4 +63,5 @@ function childCpuMs(pids: readonly number[]): number {
   return ticks * 10; // USER_HZ = 100
 }
 
-for (const kind of kinds.length > 0 ? kinds : (['prefork', 'threads', 'event'] as const)) await bench(kind);
+for (const kind of kinds.length > 0 ? kinds : (['prefork', 'threads', 'event'] as const))
+  await bench(kind);

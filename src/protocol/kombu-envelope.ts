@@ -50,7 +50,10 @@ const RESERVED_PROPERTIES = new Set([
 ]);
 
 /** The envelope object of `message` published with `delivery` (field order as kombu's). */
-export function envelopeObject(message: WireMessage, delivery: EnvelopeDelivery): Record<string, unknown> {
+export function envelopeObject(
+  message: WireMessage,
+  delivery: EnvelopeDelivery,
+): Record<string, unknown> {
   const p = message.properties;
   const properties: Record<string, unknown> = {};
   if (p.correlationId !== undefined) properties['correlation_id'] = p.correlationId;
@@ -113,8 +116,10 @@ export function envelopeFromObject(parsed: unknown): DecodedEnvelope {
   const headers = isRecord(parsed['headers']) ? parsed['headers'] : {};
   const message: WireMessage = {
     body: decodeBody(parsed['body'], props['body_encoding']),
-    contentType: typeof parsed['content-type'] === 'string' ? parsed['content-type'] : 'application/json',
-    contentEncoding: typeof parsed['content-encoding'] === 'string' ? parsed['content-encoding'] : 'utf-8',
+    contentType:
+      typeof parsed['content-type'] === 'string' ? parsed['content-type'] : 'application/json',
+    contentEncoding:
+      typeof parsed['content-encoding'] === 'string' ? parsed['content-encoding'] : 'utf-8',
     headers,
     properties: propertiesFromWire(props),
   };

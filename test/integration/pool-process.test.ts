@@ -14,7 +14,10 @@ import { alive, APP_SPEC, job, until } from '../fixtures/pool-app/jobs.js';
 
 childPoolBehaviour('prefork');
 
-function prefork(options: { concurrency?: number; maxTasksPerChild?: number; maxMemoryPerChild?: number } = {}, lines: string[] = []): Pool {
+function prefork(
+  options: { concurrency?: number; maxTasksPerChild?: number; maxMemoryPerChild?: number } = {},
+  lines: string[] = [],
+): Pool {
   return createPool('prefork', {
     concurrency: options.concurrency ?? 1,
     appSpec: APP_SPEC,
@@ -47,7 +50,11 @@ void describe('prefork pool: processes', () => {
       const newPid = valueOf(await pool.run(next));
       assert.notEqual(newPid, pid);
       assert.deepEqual(pool.pids, [newPid]);
-      assert.ok(lines.some((l) => l.includes(`child ${pid} running pool.spin[${victim.request.id}] exited prematurely`)));
+      assert.ok(
+        lines.some((l) =>
+          l.includes(`child ${pid} running pool.spin[${victim.request.id}] exited prematurely`),
+        ),
+      );
     } finally {
       await pool.close(1000);
     }
@@ -62,7 +69,8 @@ void describe('prefork pool: processes', () => {
       assert.equal(pids[0], pids[1]);
       assert.equal(pids[2], pids[3]);
       assert.equal(new Set(pids).size, 3, `pids: ${pids.join(', ')}`);
-      for (const pid of [pids[0], pids[2]]) await until(() => !alive(pid as number), 5000, `retired child ${String(pid)} to exit`);
+      for (const pid of [pids[0], pids[2]])
+        await until(() => !alive(pid as number), 5000, `retired child ${String(pid)} to exit`);
     } finally {
       await pool.close(1000);
     }
@@ -82,7 +90,10 @@ void describe('prefork pool: processes', () => {
     const roomy = prefork({ maxMemoryPerChild: 4 * 1024 * 1024 });
     await roomy.start();
     try {
-      assert.equal(valueOf(await roomy.run(job('pool.pid', []))), valueOf(await roomy.run(job('pool.pid', []))));
+      assert.equal(
+        valueOf(await roomy.run(job('pool.pid', []))),
+        valueOf(await roomy.run(job('pool.pid', []))),
+      );
     } finally {
       await roomy.close(1000);
     }
@@ -102,7 +113,8 @@ void describe('prefork pool: processes', () => {
       pool.resize(1);
       await until(() => pool.pids.length === 1, 5000, 'one child left');
       assert.equal(valueOf(await busy), 'slept', 'a busy child finishes its task before it leaves');
-      for (const pid of before) if (!pool.pids.includes(pid)) await until(() => !alive(pid), 5000, `child ${pid} to exit`);
+      for (const pid of before)
+        if (!pool.pids.includes(pid)) await until(() => !alive(pid), 5000, `child ${pid} to exit`);
     } finally {
       await pool.close(1000);
     }
@@ -124,9 +136,13 @@ void describe('prefork pool: processes', () => {
   });
 
   void test('children exit when their parent dies (even one that is running a task)', async () => {
-    const parent = spawn(process.execPath, ['--import', 'tsx', new URL('../fixtures/pool-app/parent.ts', import.meta.url).pathname], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const parent = spawn(
+      process.execPath,
+      ['--import', 'tsx', new URL('../fixtures/pool-app/parent.ts', import.meta.url).pathname],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       const line = await new Promise<string>((resolve, reject) => {
         createInterface({ input: parent.stdout }).once('line', resolve);
@@ -136,7 +152,8 @@ void describe('prefork pool: processes', () => {
       assert.equal(pids.length, 2);
       for (const pid of pids) assert.ok(alive(pid));
       parent.kill('SIGKILL');
-      for (const pid of pids) await until(() => !alive(pid), 10_000, `orphaned child ${pid} to exit`);
+      for (const pid of pids)
+        await until(() => !alive(pid), 10_000, `orphaned child ${pid} to exit`);
     } finally {
       parent.kill('SIGKILL');
     }

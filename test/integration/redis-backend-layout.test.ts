@@ -52,8 +52,13 @@ void describe('Redis result backend layout', () => {
     assert.equal(await raw.get(f.key), f.raw);
     const ttl = await raw.ttl(f.key);
     assert.ok(ttl > 86_390 && ttl <= 86_400, `TTL ${ttl}`);
-    for (let i = 0; i < 100 && published.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(published, [f.raw], 'a Python client blocked in get() is woken by this PUBLISH');
+    for (let i = 0; i < 100 && published.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      published,
+      [f.raw],
+      'a Python client blocked in get() is woken by this PUBLISH',
+    );
     await b.close();
     sub.disconnect();
     raw.disconnect();
@@ -81,7 +86,9 @@ void describe('Redis result backend layout', () => {
     assert.equal(await raw.get(g.channel), g.raw);
     assert.ok((await raw.ttl(g.channel)) > 86_000);
 
-    const chord = fixture('redis_worker_command_sequences.json').steps.chord3.map((e: Json) => e[2] as string[]);
+    const chord = fixture('redis_worker_command_sequences.json').steps.chord3.map(
+      (e: Json) => e[2] as string[],
+    );
     const sizeSet = chord.find((c: string[]) => c[0] === 'SETEX' && c[1]!.endsWith('.s'))!;
     const chordGid = sizeSet[1]!.slice('celery-taskset-meta-'.length, -2);
     await b.setChordSize(chordGid, 3);
@@ -89,11 +96,17 @@ void describe('Redis result backend layout', () => {
     const zadds = chord.filter((c: string[]) => c[0] === 'ZADD' && c[1]!.endsWith('.j'));
     for (const [i, zadd] of zadds.entries()) {
       const [, id, state, result] = jsonLoads(zadd[3]) as [number, string, string, number];
-      const r = await b.chordPartCompleted(chordGid, Number(zadd[2]), contractMeta(id, state, result));
+      const r = await b.chordPartCompleted(
+        chordGid,
+        Number(zadd[2]),
+        contractMeta(id, state, result),
+      );
       assert.equal(r.complete, i === zadds.length - 1);
     }
     const members = await raw.zrange(`${sizeSet[1]!.slice(0, -2)}.j`, '0', '-1', 'WITHSCORES');
-    const expected = [...zadds].sort((x: string[], y: string[]) => Number(x[2]) - Number(y[2])).flatMap((z: string[]) => [z[3], z[2]]);
+    const expected = [...zadds]
+      .sort((x: string[], y: string[]) => Number(x[2]) - Number(y[2]))
+      .flatMap((z: string[]) => [z[3], z[2]]);
     assert.deepEqual(members, expected, 'members and scores byte for byte');
     await b.close();
     raw.disconnect();
@@ -131,14 +144,27 @@ void describe('Redis result backend layout', () => {
       }),
     );
     const done = outcomes.filter((o) => o.complete);
-    assert.equal(done.length, 1, `exactly one completion, got ${JSON.stringify(done.map((d) => d.who))}`);
+    assert.equal(
+      done.length,
+      1,
+      `exactly one completion, got ${JSON.stringify(done.map((d) => d.who))}`,
+    );
     const winner = done[0] as { members?: Array<{ taskId: string; result: unknown }> };
     if (winner.members) {
-      assert.deepEqual(winner.members.map((m) => m.taskId), ids);
-      assert.deepEqual(winner.members.map((m) => m.result), ids.map((_, i) => i));
+      assert.deepEqual(
+        winner.members.map((m) => m.taskId),
+        ids,
+      );
+      assert.deepEqual(
+        winner.members.map((m) => m.result),
+        ids.map((_, i) => i),
+      );
     }
     await backends[0]!.chordCleanup(gid);
-    assert.equal(await raw.exists(`celery-taskset-meta-${gid}.j`, `celery-taskset-meta-${gid}.s`), 0);
+    assert.equal(
+      await raw.exists(`celery-taskset-meta-${gid}.j`, `celery-taskset-meta-${gid}.s`),
+      0,
+    );
     await Promise.all(backends.map((b) => b.close()));
     raw.disconnect();
   });
@@ -149,7 +175,12 @@ void describe('Redis result backend layout', () => {
     const b = createRedisBackend(url);
     await Promise.all([t.connect(), b.connect()]);
     const ids = Array.from({ length: 30 }, (_, i) => `t${i}`);
-    for (const id of ids) await t.publish(contractMessage(id), { exchange: '', routingKey: 'celery' }, { priority: Number(id.slice(1)) % 10 });
+    for (const id of ids)
+      await t.publish(
+        contractMessage(id),
+        { exchange: '', routingKey: 'celery' },
+        { priority: Number(id.slice(1)) % 10 },
+      );
     let left = ids.length;
     const deferred = new Set<string>();
     await new Promise<void>((resolve) => {
@@ -179,10 +210,15 @@ void describe('Redis result backend layout', () => {
     await b.close();
     const keys = await raw.keys('*');
     const withoutTtl: string[] = [];
-    for (const key of keys) if ((await raw.ttl(key)) < 0 && !key.startsWith('_kombu.binding.')) withoutTtl.push(key);
+    for (const key of keys)
+      if ((await raw.ttl(key)) < 0 && !key.startsWith('_kombu.binding.')) withoutTtl.push(key);
     assert.deepEqual(withoutTtl, [], `keys without a TTL: ${withoutTtl.join(', ')}`);
     assert.ok(keys.includes('_kombu.binding.celery'));
-    assert.ok(keys.includes('celery-task-meta-t0') && keys.includes('celery-taskset-meta-g1') && keys.includes('celery-taskset-meta-c1.j'));
+    assert.ok(
+      keys.includes('celery-task-meta-t0') &&
+        keys.includes('celery-taskset-meta-g1') &&
+        keys.includes('celery-taskset-meta-c1.j'),
+    );
     raw.disconnect();
   });
 });

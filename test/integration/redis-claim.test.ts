@@ -21,7 +21,11 @@ after(() => server.stop());
 const idOf = (d: Delivery): string => String(d.message.headers['id']);
 
 /** Resolves when `check()` holds (polling every 10 ms), or fails after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 20_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
@@ -48,11 +52,19 @@ void describe('Redis claims', () => {
     const total = 5000;
     const ids = Array.from({ length: total }, (_, i) => `m${i}`);
     // half queued before the consumers start, half while they run
-    await Promise.all(ids.slice(0, total / 2).map((id) => producer.publish(contractMessage(id), { exchange: '', routingKey: queue })));
+    await Promise.all(
+      ids
+        .slice(0, total / 2)
+        .map((id) => producer.publish(contractMessage(id), { exchange: '', routingKey: queue })),
+    );
     const ca = a.consume({ queues: [queue], prefetch: 40, onDelivery: handler('a') });
     const cb = b.consume({ queues: [queue], prefetch: 40, onDelivery: handler('b') });
     for (let i = total / 2; i < total; i += 100) {
-      await Promise.all(ids.slice(i, i + 100).map((id) => producer.publish(contractMessage(id), { exchange: '', routingKey: queue })));
+      await Promise.all(
+        ids
+          .slice(i, i + 100)
+          .map((id) => producer.publish(contractMessage(id), { exchange: '', routingKey: queue })),
+      );
     }
     await until(() => seen.size === total, `${total} distinct deliveries (have ${seen.size})`);
     await new Promise((r) => setTimeout(r, 200));
@@ -72,7 +84,11 @@ void describe('Redis claims', () => {
     const queue = `batch.${Date.now()}`;
     const t = createRedisTransport(server.url);
     await t.connect();
-    await Promise.all(Array.from({ length: 300 }, (_, i) => t.publish(contractMessage(`b${i}`), { exchange: '', routingKey: queue })));
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        t.publish(contractMessage(`b${i}`), { exchange: '', routingKey: queue }),
+      ),
+    );
     const base = new Redis(server.url);
     const monitor = await base.monitor();
     const claims: number[] = [];
@@ -113,8 +129,14 @@ void describe('Redis claims', () => {
     await raw.config('RESETSTAT');
     await new Promise((r) => setTimeout(r, 1500));
     const stats = await raw.info('commandstats');
-    const busy = [...stats.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].filter(([, name]) => !/^(info|config)/.test(name!));
-    assert.deepEqual(busy.map(([, name, n]) => `${name}=${n}`), [], 'no commands while idle');
+    const busy = [...stats.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].filter(
+      ([, name]) => !/^(info|config)/.test(name!),
+    );
+    assert.deepEqual(
+      busy.map(([, name, n]) => `${name}=${n}`),
+      [],
+      'no commands while idle',
+    );
     await t.publish(contractMessage('wake'), { exchange: '', routingKey: queue });
     await until(() => got.length === 1, 'the wake-up', 2000);
     assert.equal(c.wakeMode, 'tracking');
@@ -133,11 +155,17 @@ void describe('Redis claims', () => {
     const got: Delivery[] = [];
     const c = t.consume({ queues: [queue], prefetch: 5, onDelivery: (d) => got.push(d) });
     await new Promise((r) => setTimeout(r, 100));
-    for (const p of [9, 0, 3]) await t.publish(contractMessage(`p${p}`), { exchange: '', routingKey: queue }, { priority: p });
+    for (const p of [9, 0, 3])
+      await t.publish(
+        contractMessage(`p${p}`),
+        { exchange: '', routingKey: queue },
+        { priority: p },
+      );
     await until(() => got.length === 3, '3 deliveries', 5000);
     assert.equal(c.wakeMode, 'brpop');
     const raw = new Redis(server.url);
-    for (const d of got) assert.ok(await raw.hexists('unacked', d.deliveryTag), 'recorded in unacked like any claim');
+    for (const d of got)
+      assert.ok(await raw.hexists('unacked', d.deliveryTag), 'recorded in unacked like any claim');
     await Promise.all(got.map((d) => d.ack()));
     await c.close();
     assert.equal(await t.size(queue), 0, 'nothing left behind by the BRPOP in flight at close');

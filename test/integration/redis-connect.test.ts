@@ -59,7 +59,13 @@ void describe('Redis connections', () => {
   void test('an unreachable result backend: BACKEND_UNREACHABLE', async () => {
     const port = await freePort();
     const b = createRedisBackend(`redis://127.0.0.1:${port}/1`, { connectTimeout: 2 });
-    await assert.rejects(b.connect(), (e: unknown) => e instanceof ConnectionError && e.code === 'BACKEND_UNREACHABLE' && /resultBackend/.test(e.hint ?? ''));
+    await assert.rejects(
+      b.connect(),
+      (e: unknown) =>
+        e instanceof ConnectionError &&
+        e.code === 'BACKEND_UNREACHABLE' &&
+        /resultBackend/.test(e.hint ?? ''),
+    );
     await b.close();
   });
 
@@ -70,7 +76,10 @@ void describe('Redis connections', () => {
     const { port } = silent.address() as { port: number };
     const t = createRedisTransport(`redis://127.0.0.1:${port}/0`, { connectTimeout: 1 });
     const started = Date.now();
-    await assert.rejects(t.connect(), (e: unknown) => e instanceof ConnectionError && e.code === 'BROKER_UNREACHABLE');
+    await assert.rejects(
+      t.connect(),
+      (e: unknown) => e instanceof ConnectionError && e.code === 'BROKER_UNREACHABLE',
+    );
     assert.ok(Date.now() - started < 2500, `gave up after ${Date.now() - started} ms`);
     await t.close();
     silent.close();
@@ -82,16 +91,69 @@ void describe('Redis connections', () => {
       return;
     }
     const dir = mkdtempSync(join(tmpdir(), 'celeriac-tls-'));
-    const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=celeriac-test-ca');
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    const ssl = (...args: string[]): void =>
+      void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=celeriac-test-ca',
+    );
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
     writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'ext.cnf',
+    );
     const tlsPort = await freePort();
     const server = await startRedis({
       private: true,
       appendonly: false,
-      args: ['--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no'],
+      args: [
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        join(dir, 'server.crt'),
+        '--tls-key-file',
+        join(dir, 'server.key'),
+        '--tls-ca-cert-file',
+        join(dir, 'ca.crt'),
+        '--tls-auth-clients',
+        'no',
+      ],
     });
     try {
       const url = `rediss://127.0.0.1:${tlsPort}/0`;
@@ -105,7 +167,10 @@ void describe('Redis connections', () => {
       await t.close();
       await b.close();
       const untrusted = createRedisTransport(url, { connectTimeout: 2 });
-      await assert.rejects(untrusted.connect(), (e: unknown) => e instanceof ConnectionError && /certificate/i.test(e.message));
+      await assert.rejects(
+        untrusted.connect(),
+        (e: unknown) => e instanceof ConnectionError && /certificate/i.test(e.message),
+      );
       await untrusted.close();
     } finally {
       await server.stop();
@@ -117,10 +182,19 @@ void describe('Redis connections', () => {
     const dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-'));
     const port = await freePort();
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`);
-    const sentinel = spawnManaged(findExecutable('redis-server', ['/usr/bin/redis-server'])!, [conf, '--sentinel']);
+    writeFileSync(
+      conf,
+      `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`,
+    );
+    const sentinel = spawnManaged(findExecutable('redis-server', ['/usr/bin/redis-server'])!, [
+      conf,
+      '--sentinel',
+    ]);
     try {
-      await waitUntil(() => redisPings(port), { timeoutMs: 10_000, describe: () => sentinel.output() });
+      await waitUntil(() => redisPings(port), {
+        timeoutMs: 10_000,
+        describe: () => sentinel.output(),
+      });
       const url = `sentinel://127.0.0.1:${port}/2;sentinel://127.0.0.1:${await freePort()}`;
       const t = createRedisTransport(url, { master_name: 'mymaster' });
       await t.connect();

@@ -30,7 +30,10 @@ void describe('Redis delayed delivery', () => {
     const queue = `eta.${Date.now()}`;
     const options = { visibilityTimeout: 1, restoreInterval: 0.25, delayedSweepInterval: 0.5 };
     const producer = createRedisTransport(server.url);
-    const workers = [createRedisTransport(server.url, options), createRedisTransport(server.url, options)];
+    const workers = [
+      createRedisTransport(server.url, options),
+      createRedisTransport(server.url, options),
+    ];
     await Promise.all([producer.connect(), ...workers.map((w) => w.connect())]);
     const runs = new Map<string, Array<{ at: number; redelivered: boolean }>>();
     let deferrals = 0;

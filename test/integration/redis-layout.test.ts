@@ -9,7 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { decodeEnvelope, markRedelivered, parseUnackedValue } from '../../src/protocol/kombu-envelope.js';
+import {
+  decodeEnvelope,
+  markRedelivered,
+  parseUnackedValue,
+} from '../../src/protocol/kombu-envelope.js';
 import { jsonLoads } from '../../src/serialization/json.js';
 import type { Delivery } from '../../src/transport/types.js';
 import { createRedisTransport, type RedisTransport } from '../../src/transport/redis/index.js';
@@ -34,10 +38,17 @@ async function fresh(): Promise<{ url: string; raw: Redis }> {
 }
 
 /** Consumes until `count` deliveries arrived. */
-function take(t: RedisTransport, queues: string[], count: number): Promise<{ deliveries: Delivery[]; close: () => Promise<void> }> {
+function take(
+  t: RedisTransport,
+  queues: string[],
+  count: number,
+): Promise<{ deliveries: Delivery[]; close: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const deliveries: Delivery[] = [];
-    const timer = setTimeout(() => reject(new Error(`only ${deliveries.length} of ${count} deliveries`)), 5000);
+    const timer = setTimeout(
+      () => reject(new Error(`only ${deliveries.length} of ${count} deliveries`)),
+      5000,
+    );
     const consumer = t.consume({
       queues,
       prefetch: count,
@@ -68,8 +79,15 @@ void describe('kombu layout on Redis', () => {
     const [pushed] = await raw.lrange('celery', 0, -1);
     const ours = decodeEnvelope(pushed!);
     assert.match(ours.deliveryTag!, /^[0-9a-f-]{36}$/);
-    assert.equal(pushed!.replace(ours.deliveryTag!, sent.deliveryTag!), f.messages[0].raw, 'byte-identical but for the delivery tag');
-    assert.deepEqual(await raw.smembers('_kombu.binding.celery'), f.keys_after['_kombu.binding.celery'].members);
+    assert.equal(
+      pushed!.replace(ours.deliveryTag!, sent.deliveryTag!),
+      f.messages[0].raw,
+      'byte-identical but for the delivery tag',
+    );
+    assert.deepEqual(
+      await raw.smembers('_kombu.binding.celery'),
+      f.keys_after['_kombu.binding.celery'].members,
+    );
     await t.declare({ name: 'celery' });
     assert.deepEqual(await raw.smembers('_kombu.binding.celery'), [`celery${SEP}${SEP}celery`]);
     await t.close();
@@ -88,8 +106,12 @@ void describe('kombu layout on Redis', () => {
     const keys = (await raw.keys('celery*')).sort();
     assert.deepEqual(keys, [...new Set(f.messages.map((m: Json) => m.key as string))].sort());
     for (const key of keys) {
-      const expected = f.messages.filter((m: Json) => m.key === key).map((m: Json) => decodeEnvelope(m.raw).message.headers['id']);
-      const got = (await raw.lrange(key, 0, -1)).reverse().map((r) => decodeEnvelope(r).message.headers['id']);
+      const expected = f.messages
+        .filter((m: Json) => m.key === key)
+        .map((m: Json) => decodeEnvelope(m.raw).message.headers['id']);
+      const got = (await raw.lrange(key, 0, -1))
+        .reverse()
+        .map((r) => decodeEnvelope(r).message.headers['id']);
       assert.deepEqual(got, expected, `FIFO contents of ${JSON.stringify(key)}`);
     }
     const { deliveries, close } = await take(t, ['celery'], 4);
@@ -108,7 +130,9 @@ void describe('kombu layout on Redis', () => {
     const { url, raw } = await fresh();
     const f = fixture('redis_unacked_restore.json');
     const lpush = f.relevant_commands_in_order.find((c: string[]) => c[0] === 'LPUSH') as string[];
-    const hset = f.relevant_commands_in_order.find((c: string[]) => c[0] === 'HSET' && c[2] === lpush[2]!.match(/"delivery_tag": "([^"]+)"/)![1]) as string[];
+    const hset = f.relevant_commands_in_order.find(
+      (c: string[]) => c[0] === 'HSET' && c[2] === lpush[2]!.match(/"delivery_tag": "([^"]+)"/)![1],
+    ) as string[];
     await raw.lpush('celery', lpush[2]!);
     const t = createRedisTransport(url);
     await t.connect();
@@ -116,9 +140,16 @@ void describe('kombu layout on Redis', () => {
     const { deliveries, close } = await take(t, ['celery'], 1);
     const d = deliveries[0]!;
     assert.equal(d.deliveryTag, hset[2]);
-    assert.equal(await raw.hget('unacked', d.deliveryTag), hset[3], 'the unacked value, byte for byte');
+    assert.equal(
+      await raw.hget('unacked', d.deliveryTag),
+      hset[3],
+      'the unacked value, byte for byte',
+    );
     const score = Number(await raw.zscore('unacked_index', d.deliveryTag));
-    assert.ok(score >= before - 1 && score <= Date.now() / 1000 + 1, `unacked_index score ${score} is now in epoch seconds`);
+    assert.ok(
+      score >= before - 1 && score <= Date.now() / 1000 + 1,
+      `unacked_index score ${score} is now in epoch seconds`,
+    );
     assert.equal(await raw.llen('celery'), 0);
     await d.ack();
     assert.equal(await raw.exists('unacked', 'unacked_index'), 0);
@@ -139,8 +170,17 @@ void describe('kombu layout on Redis', () => {
     const t = createRedisTransport(url);
     await t.connect();
     const { deliveries, close } = await take(t, ['q'], 2);
-    assert.deepEqual(deliveries.map((d) => d.deliveryTag), ['t-compact', 't-esc']);
-    assert.deepEqual(deliveries.map((d) => [d.exchange, d.routingKey]), [['', 'qé'], ['ex"q', 'k']]);
+    assert.deepEqual(
+      deliveries.map((d) => d.deliveryTag),
+      ['t-compact', 't-esc'],
+    );
+    assert.deepEqual(
+      deliveries.map((d) => [d.exchange, d.routingKey]),
+      [
+        ['', 'qé'],
+        ['ex"q', 'k'],
+      ],
+    );
     const entry = parseUnackedValue((await raw.hget('unacked', 't-esc'))!);
     assert.deepEqual([entry.exchange, entry.routingKey], ['ex"q', 'k']);
     for (const d of deliveries) await d.ack();
@@ -154,7 +194,10 @@ void describe('kombu layout on Redis', () => {
     const t = createRedisTransport(url);
     await t.connect();
     await raw.lpush('q', 'not json at all');
-    await t.publish(decodeEnvelope(fixture('task_plain.json').messages[0].raw).message, { exchange: '', routingKey: 'q' });
+    await t.publish(decodeEnvelope(fixture('task_plain.json').messages[0].raw).message, {
+      exchange: '',
+      routingKey: 'q',
+    });
     const errors: Error[] = [];
     const counts: number[] = [];
     await new Promise<void>((resolve) => {
@@ -165,13 +208,24 @@ void describe('kombu layout on Redis', () => {
         onDelivery: (d) => {
           counts.push(d.deliveryCount);
           if (counts.length < 3) void d.reject(true);
-          else void d.ack().then(() => c.close()).then(resolve);
+          else
+            void d
+              .ack()
+              .then(() => c.close())
+              .then(resolve);
         },
       });
     });
     assert.deepEqual(counts, [0, 1, 2]);
-    assert.ok(errors.some((e) => (e as { code?: string }).code === 'MESSAGE_MALFORMED'), 'the garbage was reported');
-    assert.equal(await raw.exists('unacked', 'unacked_index', 'celeriac.redeliveries', 'q'), 0, 'nothing left behind');
+    assert.ok(
+      errors.some((e) => (e as { code?: string }).code === 'MESSAGE_MALFORMED'),
+      'the garbage was reported',
+    );
+    assert.equal(
+      await raw.exists('unacked', 'unacked_index', 'celeriac.redeliveries', 'q'),
+      0,
+      'nothing left behind',
+    );
     await t.close();
     raw.disconnect();
   });
@@ -190,8 +244,14 @@ void describe('kombu layout on Redis', () => {
     assert.equal(d.redelivered, true);
     assert.equal(d.deliveryCount, 1);
     assert.equal(d.message.headers['redelivered'], true);
-    const rehset = f.relevant_commands_in_order.find((c: string[]) => c[0] === 'HSET' && c[2] === 'restore-me-delivery-tag') as string[];
-    assert.equal(await raw.hget('unacked', d.deliveryTag), rehset[3], 'what we RPUSHed then claimed equals what Python RPUSHed then claimed');
+    const rehset = f.relevant_commands_in_order.find(
+      (c: string[]) => c[0] === 'HSET' && c[2] === 'restore-me-delivery-tag',
+    ) as string[];
+    assert.equal(
+      await raw.hget('unacked', d.deliveryTag),
+      rehset[3],
+      'what we RPUSHed then claimed equals what Python RPUSHed then claimed',
+    );
     assert.equal(await raw.exists('unacked_mutex'), 0, 'the mutex is released');
     await d.ack();
     await close();
@@ -202,7 +262,11 @@ void describe('kombu layout on Redis', () => {
   void test('a kombu-style restore finds our stale held message, and leaves touched ones alone', async () => {
     const { url, raw } = await fresh();
     const visibility = 1;
-    const t = createRedisTransport(url, { visibilityTimeout: visibility, touchInterval: 3600, restoreInterval: 3600 });
+    const t = createRedisTransport(url, {
+      visibilityTimeout: visibility,
+      touchInterval: 3600,
+      restoreInterval: 3600,
+    });
     await t.connect();
     const message = decodeEnvelope(fixture('task_plain.json').messages[0].raw).message;
     await t.publish(message, { exchange: '', routingKey: 'celery' });
@@ -217,11 +281,19 @@ void describe('kombu layout on Redis', () => {
     await close();
     await t.close();
 
-    const touching = createRedisTransport(url, { visibilityTimeout: visibility, touchInterval: 0.2, restoreInterval: 3600 });
+    const touching = createRedisTransport(url, {
+      visibilityTimeout: visibility,
+      touchInterval: 0.2,
+      restoreInterval: 3600,
+    });
     await touching.connect();
     const again = await take(touching, ['celery'], 1);
     await new Promise((r) => setTimeout(r, 1300));
-    assert.deepEqual(await kombuRestoreVisible(raw, visibility), [], 'a touched delivery is not stale');
+    assert.deepEqual(
+      await kombuRestoreVisible(raw, visibility),
+      [],
+      'a touched delivery is not stale',
+    );
     assert.equal(again.deliveries[0]!.deliveryCount, 1);
     await again.deliveries[0]!.ack();
     await again.close();
@@ -235,19 +307,29 @@ void describe('kombu layout on Redis', () => {
     await t.connect();
     const sub = new Redis(url);
     const seen: Array<[string, string]> = [];
-    sub.on('pmessage', (_p: string, channel: string, payload: string) => seen.push([channel, payload]));
+    sub.on('pmessage', (_p: string, channel: string, payload: string) =>
+      seen.push([channel, payload]),
+    );
     await sub.psubscribe(`/${db}.celeryev/*`);
     const request = fixture('pidbox_ping_broadcast.json').requests[0];
     const msg = decodeEnvelope(request.raw).message;
     await t.broadcast('celeryev', 'worker.heartbeat', msg);
     const got: string[] = [];
-    const subscription = await t.subscribe('celery.pidbox', '', (m) => got.push(String(m.headers['clock'])), {
-      queue: 'celery@spec.celery.pidbox',
-    });
-    assert.deepEqual(await raw.smembers('_kombu.binding.celery.pidbox'), [`${SEP}${SEP}celery@spec.celery.pidbox`]);
+    const subscription = await t.subscribe(
+      'celery.pidbox',
+      '',
+      (m) => got.push(String(m.headers['clock'])),
+      {
+        queue: 'celery@spec.celery.pidbox',
+      },
+    );
+    assert.deepEqual(await raw.smembers('_kombu.binding.celery.pidbox'), [
+      `${SEP}${SEP}celery@spec.celery.pidbox`,
+    ]);
     assert.ok(Number(await raw.call('PUBSUB', 'NUMPAT')) >= 1);
     await raw.publish(`/${db}.celery.pidbox`, request.raw);
-    for (let i = 0; i < 100 && (seen.length === 0 || got.length === 0); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (seen.length === 0 || got.length === 0); i++)
+      await new Promise((r) => setTimeout(r, 20));
     assert.equal(seen[0]?.[0], `/${db}.celeryev/worker.heartbeat`);
     assert.equal(decodeEnvelope(seen[0]?.[1] ?? '').exchange, 'celeryev');
     assert.deepEqual(got, ['8'], "the Python request's clock header");
@@ -261,7 +343,10 @@ void describe('kombu layout on Redis', () => {
   void test("pidbox replies: a publish to a named direct exchange follows the requester's binding", async () => {
     const { url, raw } = await fresh();
     const oid = '6df08f58-6e45-3363-abcc-de9b6f754b60';
-    await raw.sadd('_kombu.binding.reply.celery.pidbox', `${oid}${SEP}${SEP}${oid}.reply.celery.pidbox`);
+    await raw.sadd(
+      '_kombu.binding.reply.celery.pidbox',
+      `${oid}${SEP}${SEP}${oid}.reply.celery.pidbox`,
+    );
     const t = createRedisTransport(url);
     await t.connect();
     const reply = fixture('pidbox_ping_broadcast.json').replies[0];
@@ -282,9 +367,17 @@ void describe('kombu layout on Redis', () => {
     const message = decodeEnvelope(fixture('task_plain.json').messages[0].raw).message;
     await t.publish(message, { exchange: '', routingKey: 'celery' }, { priority: 9 });
     const { deliveries, close } = await take(t, ['celery'], 1);
-    assert.deepEqual((await raw.keys('*')).sort(), ['app:_kombu.binding.celery', 'app:unacked', 'app:unacked_index']);
+    assert.deepEqual((await raw.keys('*')).sort(), [
+      'app:_kombu.binding.celery',
+      'app:unacked',
+      'app:unacked_index',
+    ]);
     await deliveries[0]!.defer(Date.now() + 60_000);
-    assert.deepEqual((await raw.keys('*')).sort(), ['app:_kombu.binding.celery', 'app:celeriac.delayed', 'app:celeriac.delayed.messages']);
+    assert.deepEqual((await raw.keys('*')).sort(), [
+      'app:_kombu.binding.celery',
+      'app:celeriac.delayed',
+      'app:celeriac.delayed.messages',
+    ]);
     await close();
     await t.close();
     raw.disconnect();
@@ -337,7 +430,8 @@ async function kombuRestoreVisible(raw: Redis, visibilityTimeout: number): Promi
       conn.disconnect();
     }
   } finally {
-    const release = "\n        local token = redis.call('get', KEYS[1])\n        if not token or token ~= ARGV[1] then\n            return 0\n        end\n        redis.call('del', KEYS[1])\n        return 1\n    ";
+    const release =
+      "\n        local token = redis.call('get', KEYS[1])\n        if not token or token ~= ARGV[1] then\n            return 0\n        end\n        redis.call('del', KEYS[1])\n        return 1\n    ";
     await raw.eval(release, 1, 'unacked_mutex', token);
   }
   return restored;

@@ -12,7 +12,12 @@ import { createRedisBackend, type RedisBackend } from '../../src/backend/redis.j
 import { encodeTaskMessage, newTaskMessage } from '../../src/protocol/task-message.js';
 import { createRedisTransport, type RedisTransport } from '../../src/transport/redis/index.js';
 import type { Delivery } from '../../src/transport/types.js';
-import { openPyDriver, pythonAvailable, startPyWorker, type PyDriverSession } from '../support/python.js';
+import {
+  openPyDriver,
+  pythonAvailable,
+  startPyWorker,
+  type PyDriverSession,
+} from '../support/python.js';
 import { startRedis, type RedisServer } from '../support/servers.js';
 
 const skip = !process.env.CI && !pythonAvailable() ? '/usr/bin/python3 lacks celery' : false;
@@ -45,7 +50,11 @@ void describe('Redis interop with Python Celery', { skip }, () => {
       await transport.declare({ name: queue });
       for (const [i, id] of ids.entries()) {
         const message = encodeTaskMessage(newTaskMessage({ id, task: 'tasks.add', args: [i, 40] }));
-        await transport.publish(message, { exchange: '', routingKey: queue }, { priority: [9, 0, 5][i] });
+        await transport.publish(
+          message,
+          { exchange: '', routingKey: queue },
+          { priority: [9, 0, 5][i] },
+        );
       }
       for (const [i, id] of ids.entries()) {
         const meta = await backend.waitFor(id, { timeout: 30_000 });
@@ -57,9 +66,16 @@ void describe('Redis interop with Python Celery', { skip }, () => {
     }
   });
 
-  void test("we consume what a Python client sends; its AsyncResult.get() wakes on our store", async () => {
+  void test('we consume what a Python client sends; its AsyncResult.get() wakes on our store', async () => {
     const queue = 'we-run-python';
-    const sent = (await driver.run(['send', 'tasks.add', '--args', '[20, 22]', '--queue', queue])) as { id: string };
+    const sent = (await driver.run([
+      'send',
+      'tasks.add',
+      '--args',
+      '[20, 22]',
+      '--queue',
+      queue,
+    ])) as { id: string };
     const delivery = await new Promise<Delivery>((resolve) => {
       const c = transport.consume({
         queues: [queue],
@@ -81,14 +97,25 @@ void describe('Redis interop with Python Celery', { skip }, () => {
   void test('a Python worker restores and runs a message our consumer held past the visibility timeout', async () => {
     const queue = 'py-restores-ours';
     const id = randomUUID();
-    const holder = createRedisTransport(server.url, { visibilityTimeout: 1, touchInterval: 3600, restoreInterval: 3600 });
-    await holder.connect();
-    await transport.publish(encodeTaskMessage(newTaskMessage({ id, task: 'tasks.add', args: [1, 1] })), {
-      exchange: '',
-      routingKey: queue,
+    const holder = createRedisTransport(server.url, {
+      visibilityTimeout: 1,
+      touchInterval: 3600,
+      restoreInterval: 3600,
     });
+    await holder.connect();
+    await transport.publish(
+      encodeTaskMessage(newTaskMessage({ id, task: 'tasks.add', args: [1, 1] })),
+      {
+        exchange: '',
+        routingKey: queue,
+      },
+    );
     const held = await new Promise<Delivery>((resolve) => {
-      const c = holder.consume({ queues: [queue], prefetch: 1, onDelivery: (d) => void c.close().then(() => resolve(d)) });
+      const c = holder.consume({
+        queues: [queue],
+        prefetch: 1,
+        onDelivery: (d) => void c.close().then(() => resolve(d)),
+      });
     });
     assert.equal(held.message.headers['id'], id);
     await new Promise((r) => setTimeout(r, 1500));

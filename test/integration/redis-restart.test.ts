@@ -13,7 +13,11 @@ import { createRedisTransport } from '../../src/transport/redis/index.js';
 import type { Delivery } from '../../src/transport/types.js';
 import { startRedis } from '../support/servers.js';
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 20_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
@@ -30,7 +34,12 @@ void describe('Redis restarts', () => {
     const backend = createRedisBackend(server.url);
     const waiterSide = createRedisBackend(server.url);
     try {
-      await Promise.all([producer.connect(), worker.connect(), backend.connect(), waiterSide.connect()]);
+      await Promise.all([
+        producer.connect(),
+        worker.connect(),
+        backend.connect(),
+        waiterSide.connect(),
+      ]);
       const got: string[] = [];
       const consumer = worker.consume({
         queues: ['work'],
@@ -41,19 +50,30 @@ void describe('Redis restarts', () => {
         },
         onError: (e) => errors.push(e),
       });
-      for (let i = 0; i < 20; i++) await producer.publish(contractMessage(`before${i}`), { exchange: '', routingKey: 'work' });
+      for (let i = 0; i < 20; i++)
+        await producer.publish(contractMessage(`before${i}`), { exchange: '', routingKey: 'work' });
       await until(() => got.length === 20, '20 deliveries before the restart');
-      for (let i = 0; i < 5; i++) await producer.publish(contractMessage(`kept${i}`), { exchange: '', routingKey: 'kept' });
+      for (let i = 0; i < 5; i++)
+        await producer.publish(contractMessage(`kept${i}`), { exchange: '', routingKey: 'kept' });
       const waiting = waiterSide.waitFor('after-restart', { timeout: 20_000 });
       const events: string[] = [];
-      const sub = await worker.subscribe('celeryev', 'worker.#', (m) => events.push(String(m.headers['id'])));
+      const sub = await worker.subscribe('celeryev', 'worker.#', (m) =>
+        events.push(String(m.headers['id'])),
+      );
       await new Promise((r) => setTimeout(r, 100));
 
       await server.restart!();
 
-      for (let i = 0; i < 20; i++) await producer.publish(contractMessage(`after${i}`), { exchange: '', routingKey: 'work' });
-      await until(() => got.length === 40, `the 20 deliveries after the restart (have ${got.length - 20})`);
-      assert.deepEqual(got.slice(20), Array.from({ length: 20 }, (_, i) => `after${i}`));
+      for (let i = 0; i < 20; i++)
+        await producer.publish(contractMessage(`after${i}`), { exchange: '', routingKey: 'work' });
+      await until(
+        () => got.length === 40,
+        `the 20 deliveries after the restart (have ${got.length - 20})`,
+      );
+      assert.deepEqual(
+        got.slice(20),
+        Array.from({ length: 20 }, (_, i) => `after${i}`),
+      );
       await until(() => consumer.isHealthy(), 'the consumer to report healthy again');
 
       await until(async () => {
@@ -63,8 +83,16 @@ void describe('Redis restarts', () => {
       await sub.close();
 
       await backend.store(contractMeta('after-restart', 'SUCCESS', 'still here'));
-      assert.equal((await waiting).result, 'still here', 'a waiter from before the restart gets its result');
-      assert.equal(await producer.size('kept'), 5, 'messages queued before the restart are still there (AOF)');
+      assert.equal(
+        (await waiting).result,
+        'still here',
+        'a waiter from before the restart gets its result',
+      );
+      assert.equal(
+        await producer.size('kept'),
+        5,
+        'messages queued before the restart are still there (AOF)',
+      );
       assert.ok(errors.length > 0, 'the outage was reported to onError');
       await consumer.close();
     } finally {

@@ -31,7 +31,8 @@ function allEnvelopes(): Array<{ file: string; raw: string }> {
       for (const value of Object.values(node)) walk(file, value);
     }
   };
-  for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json'))) walk(file, fixture(file));
+  for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json')))
+    walk(file, fixture(file));
   return out;
 }
 
@@ -53,13 +54,20 @@ void describe('kombu Redis envelope', () => {
       deliveryMode: 2,
       priority: 0,
     });
-    assert.deepEqual(JSON.parse(d.message.body.toString('utf8')), fixture('task_plain.json').messages[0].body_decoded);
+    assert.deepEqual(
+      JSON.parse(d.message.body.toString('utf8')),
+      fixture('task_plain.json').messages[0].body_decoded,
+    );
   });
 
   void test('task_plain: encoding the decoded message gives the raw string byte for byte', () => {
     const raw: string = fixture('task_plain.json').messages[0].raw;
     const d = decodeEnvelope(raw);
-    const again = encodeEnvelope(d.message, { exchange: d.exchange, routingKey: d.routingKey, deliveryTag: d.deliveryTag! });
+    const again = encodeEnvelope(d.message, {
+      exchange: d.exchange,
+      routingKey: d.routingKey,
+      deliveryTag: d.deliveryTag!,
+    });
     assert.equal(again, raw);
   });
 
@@ -93,7 +101,12 @@ void describe('kombu Redis envelope', () => {
         extra: { origin: 'gen1@h', delivery_tag: 'ignored', replaced_task_nesting: 0 },
       },
     };
-    const raw = encodeEnvelope(message, { exchange: '', routingKey: 'celery', deliveryTag: 'tag-1', priority: 5 });
+    const raw = encodeEnvelope(message, {
+      exchange: '',
+      routingKey: 'celery',
+      deliveryTag: 'tag-1',
+      priority: 5,
+    });
     assert.equal(
       raw,
       '{"body": "W1sxXSwge30sIHt9XQ==", "content-encoding": "utf-8", "content-type": "application/json", ' +
@@ -117,9 +130,17 @@ void describe('kombu Redis envelope', () => {
       headers: {},
       properties: { priority: 7 },
     };
-    assert.equal(decodeEnvelope(encodeEnvelope(message, { exchange: '', routingKey: 'q', deliveryTag: 't' })).priority, 7);
+    assert.equal(
+      decodeEnvelope(encodeEnvelope(message, { exchange: '', routingKey: 'q', deliveryTag: 't' }))
+        .priority,
+      7,
+    );
     message.properties = {};
-    assert.equal(decodeEnvelope(encodeEnvelope(message, { exchange: '', routingKey: 'q', deliveryTag: 't' })).priority, 0);
+    assert.equal(
+      decodeEnvelope(encodeEnvelope(message, { exchange: '', routingKey: 'q', deliveryTag: 't' }))
+        .priority,
+      0,
+    );
   });
 
   void test('restore: markRedelivered of the planted unacked entry is exactly what kombu RPUSHed', () => {
@@ -144,7 +165,9 @@ void describe('kombu Redis envelope', () => {
   });
 
   void test('a body that is not base64-encoded is taken as text', () => {
-    const d = decodeEnvelope('{"body": "plain", "headers": {}, "properties": {"delivery_info": {"exchange": "x", "routing_key": "k"}}}');
+    const d = decodeEnvelope(
+      '{"body": "plain", "headers": {}, "properties": {"delivery_info": {"exchange": "x", "routing_key": "k"}}}',
+    );
     assert.equal(d.message.body.toString('utf8'), 'plain');
     assert.equal(d.exchange, 'x');
     assert.equal(d.routingKey, 'k');
@@ -165,8 +188,14 @@ void describe('kombu Redis envelope', () => {
 
   void test('malformed input fails with MESSAGE_MALFORMED', () => {
     for (const bad of ['not json', '[1, 2]', '"text"']) {
-      assert.throws(() => decodeEnvelope(bad), (e: unknown) => e instanceof MessageMalformedError);
+      assert.throws(
+        () => decodeEnvelope(bad),
+        (e: unknown) => e instanceof MessageMalformedError,
+      );
     }
-    assert.throws(() => parseUnackedValue('{"a": 1}'), (e: unknown) => e instanceof MessageMalformedError);
+    assert.throws(
+      () => parseUnackedValue('{"a": 1}'),
+      (e: unknown) => e instanceof MessageMalformedError,
+    );
   });
 });

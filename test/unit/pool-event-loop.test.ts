@@ -74,7 +74,11 @@ void describe('event-loop pool', () => {
     assert.equal(valueOf(await pool.run(job('el.add', [1, 2]))), 3);
     const failed = await pool.run(job('el.fail', ['no']));
     assert.ok(failed.kind === 'failure');
-    assert.deepEqual(failed.error, { excType: 'TypeError', excModule: 'builtins', excMessage: ['no'] });
+    assert.deepEqual(failed.error, {
+      excType: 'TypeError',
+      excModule: 'builtins',
+      excMessage: ['no'],
+    });
     const unknown = await pool.run(job('el.nope', []));
     assert.ok(unknown.kind === 'failure' && unknown.error.excType === 'NotRegistered');
     const progress = job('el.progress', []);
@@ -101,15 +105,25 @@ void describe('event-loop pool', () => {
   void test('soft limit: the signal aborts with SoftTimeLimitExceeded', async () => {
     const { app } = makeApp();
     const pool = new EventLoopPool({ app, concurrency: 1, logger });
-    assert.equal(valueOf(await pool.run(job('el.sleepy', [5000, 's'], { soft: 0.05 }))), 'cleaned up after SoftTimeLimitExceeded');
+    assert.equal(
+      valueOf(await pool.run(job('el.sleepy', [5000, 's'], { soft: 0.05 }))),
+      'cleaned up after SoftTimeLimitExceeded',
+    );
   });
 
   void test('hard limit: the job ends with TimeLimitExceeded and frees its slot although the task ignores its signal', async () => {
     const { app } = makeApp();
     const pool = new EventLoopPool({ app, concurrency: 1, logger });
     const outcome = await pool.run(job('el.stubborn', [5000], { hard: 0.1 }));
-    assert.ok(outcome.kind === 'failure' && outcome.cause === 'time-limit', JSON.stringify(outcome));
-    assert.deepEqual(outcome.error, { excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions', excMessage: [0.1] });
+    assert.ok(
+      outcome.kind === 'failure' && outcome.cause === 'time-limit',
+      JSON.stringify(outcome),
+    );
+    assert.deepEqual(outcome.error, {
+      excType: 'TimeLimitExceeded',
+      excModule: 'billiard.exceptions',
+      excMessage: [0.1],
+    });
     assert.equal(valueOf(await pool.run(job('el.add', [2, 2]))), 4);
   });
 
@@ -131,7 +145,11 @@ void describe('event-loop pool', () => {
     await stubborn.startedIn;
     pool.terminate(stubborn.request.id, 20);
     const ended = await third;
-    assert.ok(ended.kind === 'failure' && ended.cause === 'terminated' && ended.error.excType === 'TaskRevokedError');
+    assert.ok(
+      ended.kind === 'failure' &&
+        ended.cause === 'terminated' &&
+        ended.error.excType === 'TaskRevokedError',
+    );
   });
 
   void test('close waits for running tasks up to its timeout, then ends them as worker-lost; run() is refused after', async () => {
@@ -149,13 +167,31 @@ void describe('event-loop pool', () => {
 
 void describe('createPool', () => {
   void test('knows the -P names and says what each kind needs', () => {
-    assert.ok(isPoolKind('prefork') && isPoolKind('processes') && isPoolKind('threads') && isPoolKind('solo') && isPoolKind('event'));
+    assert.ok(
+      isPoolKind('prefork') &&
+        isPoolKind('processes') &&
+        isPoolKind('threads') &&
+        isPoolKind('solo') &&
+        isPoolKind('event'),
+    );
     assert.ok(!isPoolKind('gevent'));
-    assert.throws(() => createPool('prefork', { concurrency: 1, logger }), { code: 'CONFIG_INVALID', message: /-A <module>/ });
-    assert.throws(() => createPool('event', { concurrency: 1, logger }), { code: 'CONFIG_INVALID', message: /needs the app/ });
+    assert.throws(() => createPool('prefork', { concurrency: 1, logger }), {
+      code: 'CONFIG_INVALID',
+      message: /-A <module>/,
+    });
+    assert.throws(() => createPool('event', { concurrency: 1, logger }), {
+      code: 'CONFIG_INVALID',
+      message: /needs the app/,
+    });
     const { app } = makeApp();
     assert.equal(createPool('event', { concurrency: 3, logger, app }).name, 'event loop');
-    assert.equal(createPool('threads', { concurrency: 2, logger, appSpec: 'x.ts' }).name, 'threads');
-    assert.equal(createPool('processes', { concurrency: 2, logger, appSpec: 'x.ts' }).name, 'prefork');
+    assert.equal(
+      createPool('threads', { concurrency: 2, logger, appSpec: 'x.ts' }).name,
+      'threads',
+    );
+    assert.equal(
+      createPool('processes', { concurrency: 2, logger, appSpec: 'x.ts' }).name,
+      'prefork',
+    );
   });
 });

@@ -72,16 +72,32 @@ void describe('pool outcomes', () => {
   void test("the pool's own failures carry Celery's names and a cause", () => {
     assert.deepEqual(
       { ...timeLimitOutcome(2, 2.01), traceback: '' },
-      { kind: 'failure', error: { excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions', excMessage: [2] }, traceback: '', runtime: 2.01, cause: 'time-limit' },
+      {
+        kind: 'failure',
+        error: { excType: 'TimeLimitExceeded', excModule: 'billiard.exceptions', excMessage: [2] },
+        traceback: '',
+        runtime: 2.01,
+        cause: 'time-limit',
+      },
     );
     const lost = workerLostOutcome(describeExit(null, 'SIGKILL'), 0.3);
     assert.ok(lost.kind === 'failure' && lost.cause === 'worker-lost');
-    assert.deepEqual(lost.error, { excType: 'WorkerLostError', excModule: 'billiard.exceptions', excMessage: ['Worker exited prematurely: signal 9 (SIGKILL).'] });
+    assert.deepEqual(lost.error, {
+      excType: 'WorkerLostError',
+      excModule: 'billiard.exceptions',
+      excMessage: ['Worker exited prematurely: signal 9 (SIGKILL).'],
+    });
     const terminated = terminatedOutcome(0);
     assert.ok(terminated.kind === 'failure' && terminated.cause === 'terminated');
-    assert.deepEqual(terminated.error, { excType: 'TaskRevokedError', excModule: 'celery.exceptions', excMessage: ['terminated'] });
+    assert.deepEqual(terminated.error, {
+      excType: 'TaskRevokedError',
+      excModule: 'celery.exceptions',
+      excMessage: ['terminated'],
+    });
     assert.equal(describeExit(3, null), 'exitcode 3');
-    assert.ok(new TimeLimitExceeded(1) instanceof Error && new WorkerLostError('x') instanceof Error);
+    assert.ok(
+      new TimeLimitExceeded(1) instanceof Error && new WorkerLostError('x') instanceof Error,
+    );
   });
 
   void test('wire errors keep name, message and stack', () => {

@@ -21,7 +21,7 @@ describe('retry messages', () => {
     const message = decodeTaskMessage(wireFromRedisEnvelope(original.envelope), accept);
     const expected = decodeTaskMessage(wireFromRedisEnvelope(pythonRetry.envelope), accept);
 
-    let now = 1_795_585_400_000;
+    const now = 1_795_585_400_000;
     const app = new Celery(
       't',
       { broker: 'memory://', backend: 'memory://' },

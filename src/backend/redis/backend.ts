@@ -63,7 +63,8 @@ export class RedisBackend implements ResultBackend {
     this.displayUrl = endpoint.displayUrl;
     const expires = o['resultExpires'];
     this.defaultExpires = typeof expires === 'number' && expires >= 0 ? expires : 86_400;
-    const timeout = typeof o['connectTimeout'] === 'number' && o['connectTimeout'] > 0 ? o['connectTimeout'] : 5;
+    const timeout =
+      typeof o['connectTimeout'] === 'number' && o['connectTimeout'] > 0 ? o['connectTimeout'] : 5;
     const name = typeof o['clientName'] === 'string' ? o['clientName'] : 'celeriac';
     this.connector = new RedisConnector(endpoint, 'backend', timeout, name);
     const onError = (error: Error): void => this.errorListeners.forEach((l) => l(error));
@@ -97,13 +98,21 @@ export class RedisBackend implements ResultBackend {
 
   async store(meta: TaskMeta, options?: StoreOptions): Promise<void> {
     this.check();
-    await this.writes.add({ key: TASK_PREFIX + meta.taskId, value: encodeMeta(meta).toString('utf8'), ttl: this.ttl(options) });
+    await this.writes.add({
+      key: TASK_PREFIX + meta.taskId,
+      value: encodeMeta(meta).toString('utf8'),
+      ttl: this.ttl(options),
+    });
   }
 
   private async writeMetas(items: readonly MetaWrite[]): Promise<void> {
     const args: string[] = [];
     for (const item of items) args.push(String(item.ttl), item.value);
-    await STORE_METAS.run(this.main, items.map((i) => i.key), args);
+    await STORE_METAS.run(
+      this.main,
+      items.map((i) => i.key),
+      args,
+    );
   }
 
   async get(taskId: string): Promise<TaskMeta | null> {
@@ -140,7 +149,11 @@ export class RedisBackend implements ResultBackend {
 
   async saveGroup(groupId: string, resultTuple: unknown, options?: StoreOptions): Promise<void> {
     this.check();
-    await this.setAndPublish(GROUP_PREFIX + groupId, pyDumps({ result: resultTuple }), this.ttl(options));
+    await this.setAndPublish(
+      GROUP_PREFIX + groupId,
+      pyDumps({ result: resultTuple }),
+      this.ttl(options),
+    );
   }
 
   async restoreGroup(groupId: string): Promise<unknown> {
@@ -148,7 +161,9 @@ export class RedisBackend implements ResultBackend {
     const value = await this.main.get(GROUP_PREFIX + groupId);
     if (value === null) return null;
     const parsed = jsonLoads(value);
-    return typeof parsed === 'object' && parsed !== null && 'result' in parsed ? parsed.result : null;
+    return typeof parsed === 'object' && parsed !== null && 'result' in parsed
+      ? parsed.result
+      : null;
   }
 
   async forgetGroup(groupId: string): Promise<void> {
@@ -191,7 +206,11 @@ export class RedisBackend implements ResultBackend {
     const [added, count, total, size] = (results ?? []).map(([, value]) => value);
     // A repeated part (a redelivered header task) adds nothing, so it cannot complete the
     // chord a second time (Python's worker would fire the body again in that case).
-    const complete = size !== null && size !== undefined && Number(added) === 1 && Number(count) === Number(size) + Number(total ?? 0);
+    const complete =
+      size !== null &&
+      size !== undefined &&
+      Number(added) === 1 &&
+      Number(count) === Number(size) + Number(total ?? 0);
     if (!complete) return { complete: false };
     const members = await this.main.zrange(keys.join, '0', '-1');
     return { complete: true, members: members.map(chordMemberMeta) };

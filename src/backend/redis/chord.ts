@@ -27,8 +27,15 @@ export function chordMember(meta: TaskMeta): string {
  */
 export function chordMemberMeta(member: string): TaskMeta {
   const parsed = jsonLoads(member);
-  if (!Array.isArray(parsed) || parsed.length < 4 || typeof parsed[1] !== 'string' || typeof parsed[2] !== 'string') {
-    throw new MessageMalformedError(`A chord join member is not [1, id, state, result]: ${member.slice(0, 200)}`);
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length < 4 ||
+    typeof parsed[1] !== 'string' ||
+    typeof parsed[2] !== 'string'
+  ) {
+    throw new MessageMalformedError(
+      `A chord join member is not [1, id, state, result]: ${member.slice(0, 200)}`,
+    );
   }
   const [, taskId, status, raw] = parsed as [unknown, string, string, unknown];
   const result = EXCEPTION_STATES.has(status) ? (exceptionInfoFromWire(raw) ?? raw) : raw;
@@ -36,11 +43,17 @@ export function chordMemberMeta(member: string): TaskMeta {
 }
 
 function wireResult(meta: TaskMeta): unknown {
-  return EXCEPTION_STATES.has(meta.status) && isExceptionInfo(meta.result) ? exceptionInfoToWire(meta.result) : meta.result;
+  return EXCEPTION_STATES.has(meta.status) && isExceptionInfo(meta.result)
+    ? exceptionInfoToWire(meta.result)
+    : meta.result;
 }
 
 function isExceptionInfo(v: unknown): v is ExceptionInfo {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o['excType'] === 'string' && typeof o['excModule'] === 'string' && Array.isArray(o['excMessage']);
+  return (
+    typeof o['excType'] === 'string' &&
+    typeof o['excModule'] === 'string' &&
+    Array.isArray(o['excMessage'])
+  );
 }

@@ -35,7 +35,9 @@ export class ChannelSubscriber {
   private connection(): Promise<Redis> {
     this.opening ??= (async () => {
       const client = this.connector.create('results', { maxRetriesPerRequest: null }, this.onError);
-      client.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.onMessage(channel.toString(), payload));
+      client.on('messageBuffer', (channel: Buffer, payload: Buffer) =>
+        this.onMessage(channel.toString(), payload),
+      );
       let first = true;
       client.on('ready', () => {
         if (first) {
@@ -70,7 +72,9 @@ export class ChannelSubscriber {
     this.toUnsubscribe.delete(channel);
     let ready = this.ready.get(channel);
     if (!ready) {
-      ready = new Promise<void>((resolve, reject) => this.toSubscribe.set(channel, { resolve, reject }));
+      ready = new Promise<void>((resolve, reject) =>
+        this.toSubscribe.set(channel, { resolve, reject }),
+      );
       ready.catch(() => undefined);
       this.ready.set(channel, ready);
       this.schedule();

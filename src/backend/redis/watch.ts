@@ -52,7 +52,9 @@ export class ResultWatch {
     const channel = TASK_PREFIX + taskId;
     const done = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal;
-    const waiting = this.waiters.wait(taskId, { timeout: options.timeout, signal }, () => timeoutError(taskId, options.timeout));
+    const waiting = this.waiters.wait(taskId, { timeout: options.timeout, signal }, () =>
+      timeoutError(taskId, options.timeout),
+    );
     waiting.catch(() => undefined);
     try {
       await this.subscriber.acquire(channel);
@@ -120,7 +122,8 @@ export class ResultWatch {
       this.onError(toError(err));
       return;
     }
-    for (const entry of [...(this.listeners.get(meta.taskId) ?? [])]) this.tell(entry, payload, meta);
+    for (const entry of [...(this.listeners.get(meta.taskId) ?? [])])
+      this.tell(entry, payload, meta);
     this.waiters.notify(meta);
   }
 

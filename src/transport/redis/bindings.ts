@@ -30,7 +30,9 @@ export function queuesFor(
     // kombu writes a pattern only for topic bindings, so a binding with one is a topic binding
     // even when this process never declared the exchange.
     const topic = type === 'topic' || b.pattern !== '';
-    const hit = type === 'fanout' || (topic ? topicMatches(b.routingKey, routingKey) : b.routingKey === routingKey);
+    const hit =
+      type === 'fanout' ||
+      (topic ? topicMatches(b.routingKey, routingKey) : b.routingKey === routingKey);
     if (hit) out.add(b.queue);
   }
   return [...out];

@@ -32,11 +32,20 @@ export async function claim(
 ): Promise<Claimed[]> {
   const args: Array<string | number> = [epochSeconds(), want, ackTags.length, ...ackTags];
   if (pre) args.push(keys.findIndex((k) => k.key === pre.key) + 1, pre.raw);
-  const reply = await CLAIM.run(client, [layout.unacked, layout.unackedIndex, layout.redeliveries, ...keys.map((k) => k.key)], args);
+  const reply = await CLAIM.run(
+    client,
+    [layout.unacked, layout.unackedIndex, layout.redeliveries, ...keys.map((k) => k.key)],
+    args,
+  );
   const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
   const out: Claimed[] = [];
   for (let i = 0; i + 3 < flat.length; i += 4) {
-    out.push({ source: keys[Number(flat[i]) - 1], raw: String(flat[i + 1]), tag: String(flat[i + 2]), count: Number(flat[i + 3]) });
+    out.push({
+      source: keys[Number(flat[i]) - 1],
+      raw: String(flat[i + 1]),
+      tag: String(flat[i + 2]),
+      count: Number(flat[i + 3]),
+    });
   }
   return out;
 }

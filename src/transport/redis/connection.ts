@@ -24,7 +24,11 @@ export class RedisConnector {
    * A new, not yet connected client. `purpose` ends up in CLIENT SETNAME (`celeriac:<purpose>`).
    * Errors are reported to `onError` (ioredis would print unhandled ones).
    */
-  create(purpose: string, extra: RedisOptions = {}, onError: (error: Error) => void = () => undefined): Redis {
+  create(
+    purpose: string,
+    extra: RedisOptions = {},
+    onError: (error: Error) => void = () => undefined,
+  ): Redis {
     const options: RedisOptions = {
       ...this.endpoint.connection,
       lazyConnect: true,
@@ -54,7 +58,10 @@ export class RedisConnector {
       await Promise.race([
         client.connect(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${this.connectTimeout} s`)), this.connectTimeout * 1000);
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.connectTimeout} s`)),
+            this.connectTimeout * 1000,
+          );
         }),
       ]);
     } catch (err) {
@@ -81,11 +88,15 @@ export class RedisConnector {
     const reason = cause instanceof Error ? cause.message : String(cause);
     const what = this.role === 'broker' ? 'broker' : 'result backend';
     const setting = this.role === 'broker' ? 'brokerUrl' : 'resultBackend';
-    const where = this.endpoint.kind === 'sentinel' ? 'the Sentinels and the master they name' : 'Redis there';
+    const where =
+      this.endpoint.kind === 'sentinel' ? 'the Sentinels and the master they name' : 'Redis there';
     return new ConnectionError(
       this.role === 'broker' ? 'BROKER_UNREACHABLE' : 'BACKEND_UNREACHABLE',
       `Cannot connect to the Redis ${what} at ${this.endpoint.displayUrl}: ${reason}`,
-      { cause, hint: `start ${where} (e.g. \`redis-server\`), or set ${setting} to a server that is running` },
+      {
+        cause,
+        hint: `start ${where} (e.g. \`redis-server\`), or set ${setting} to a server that is running`,
+      },
     );
   }
 }
@@ -114,7 +125,13 @@ export async function settleWithin(work: Promise<unknown>, ms: number): Promise<
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -75,7 +75,13 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       { maxRetriesPerRequest: null, autoResendUnfulfilledCommands: false },
       (err) => this.onError(err),
     );
-    this.wakeUp = new WakeUp(this.client, host.waker, host.layout, host.settings.wakeMode, this.onError);
+    this.wakeUp = new WakeUp(
+      this.client,
+      host.waker,
+      host.layout,
+      host.settings.wakeMode,
+      this.onError,
+    );
     this.client.on('ready', () => {
       this.wakeUp.forget();
       this.wake();
@@ -183,7 +189,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   async defer(delivery: RedisDelivery, dueAt: number): Promise<void> {
-    await this.host.held.defer({ tag: delivery.deliveryTag, raw: delivery.raw, key: delivery.sourceKey }, dueAt);
+    await this.host.held.defer(
+      { tag: delivery.deliveryTag, raw: delivery.raw, key: delivery.sourceKey },
+      dueAt,
+    );
     this.host.schedulePromote(dueAt);
   }
 
@@ -298,7 +307,16 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.wakePending = false;
     let claimed: Claimed[];
     try {
-      claimed = await this.guard(claim(this.client, this.host.layout, keys, want, acks.map((a) => a.item), this.wakeUp.prePopped));
+      claimed = await this.guard(
+        claim(
+          this.client,
+          this.host.layout,
+          keys,
+          want,
+          acks.map((a) => a.item),
+          this.wakeUp.prePopped,
+        ),
+      );
     } catch (err) {
       this.host.held.returnAcks(acks);
       throw err;
@@ -313,7 +331,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     const put = { tag: claimed.tag, raw: claimed.raw, key: claimed.source?.key ?? '' };
     if (!this.running) {
       // Claimed after close() began: never handed to anyone, so back to the front, untouched.
-      void this.host.held.putBack([put], 'R', false).catch((err: unknown) => this.onError(toError(err)));
+      void this.host.held
+        .putBack([put], 'R', false)
+        .catch((err: unknown) => this.onError(toError(err)));
       return;
     }
     const delivery = deliveryOf(claimed, this);

@@ -95,15 +95,21 @@ export class RedisDelivery implements Delivery {
  * The delivery of a claimed message, or the error saying why it is not a kombu envelope
  * (the caller drops it: it can never be run).
  */
-export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): RedisDelivery | MessageMalformedError {
+export function deliveryOf(
+  claimed: Claimed,
+  owner: DeliveryOwner,
+): RedisDelivery | MessageMalformedError {
   const { source, raw, tag, count } = claimed;
   let decoded;
   try {
     decoded = decodeEnvelope(raw);
   } catch (err) {
-    return new MessageMalformedError(`Dropped a message from ${source?.queue ?? 'a queue'} that is not a kombu envelope`, {
-      cause: err,
-    });
+    return new MessageMalformedError(
+      `Dropped a message from ${source?.queue ?? 'a queue'} that is not a kombu envelope`,
+      {
+        cause: err,
+      },
+    );
   }
   return new RedisDelivery(
     {

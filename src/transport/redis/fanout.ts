@@ -34,7 +34,9 @@ export class FanoutHub {
   private connection(): Promise<Redis> {
     this.opening ??= (async () => {
       const client = this.connector.create('fanout', { maxRetriesPerRequest: null }, this.onError);
-      client.on('pmessageBuffer', (pattern: Buffer, _channel: Buffer, payload: Buffer) => this.dispatch(pattern.toString(), payload));
+      client.on('pmessageBuffer', (pattern: Buffer, _channel: Buffer, payload: Buffer) =>
+        this.dispatch(pattern.toString(), payload),
+      );
       this.client = client;
       await this.connector.open(client);
       return client;
@@ -68,7 +70,12 @@ export class FanoutHub {
    * Subscribes `handler` to `exchange` messages matching `bindingKey`. `queue` is the name
    * recorded in the binding set (Celery: `celeryev.<uuid>`, `<node>.celery.pidbox`).
    */
-  async subscribe(exchange: string, bindingKey: string, handler: FanoutHandler, queue?: string): Promise<Subscription> {
+  async subscribe(
+    exchange: string,
+    bindingKey: string,
+    handler: FanoutHandler,
+    queue?: string,
+  ): Promise<Subscription> {
     const client = await this.connection();
     const pattern = this.layout.subscribePattern(exchange, bindingKey);
     const queueName = queue ?? `${exchange}.${randomUUID()}`;
@@ -112,7 +119,11 @@ export class FanoutHub {
 
   /** Closes every subscription (removing their bindings) and the subscriber connection. */
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((s) => s.close().catch((err: unknown) => this.onError(toError(err)))));
+    await Promise.all(
+      [...this.subscriptions].map((s) =>
+        s.close().catch((err: unknown) => this.onError(toError(err))),
+      ),
+    );
     await this.opening?.catch(() => undefined);
     if (this.client) await closeClient(this.client);
   }

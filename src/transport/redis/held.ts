@@ -86,14 +86,30 @@ export class HeldMessages {
   async putBack(items: readonly PutBack[], side: 'L' | 'R', redelivered: boolean): Promise<number> {
     if (items.length === 0) return 0;
     const args: string[] = ['owned', '0', side, redelivered ? String(REDELIVERY_COUNT_TTL) : '0'];
-    for (const item of items) args.push(item.tag, item.key, redelivered ? redeliveredRaw(item.raw) : item.raw);
-    return Number(await RESTORE.run(this.main, [this.layout.unacked, this.layout.unackedIndex, this.layout.redeliveries], args));
+    for (const item of items)
+      args.push(item.tag, item.key, redelivered ? redeliveredRaw(item.raw) : item.raw);
+    return Number(
+      await RESTORE.run(
+        this.main,
+        [this.layout.unacked, this.layout.unackedIndex, this.layout.redeliveries],
+        args,
+      ),
+    );
   }
 
   /** Moves a held message to the due-time store; false when it was no longer held. */
   async defer(item: PutBack, dueAt: number): Promise<boolean> {
-    const keys = [this.layout.unacked, this.layout.unackedIndex, this.layout.delayed, this.layout.delayedMessages];
-    return Number(await DEFER.run(this.main, keys, [item.tag, String(Math.round(dueAt)), item.key, item.raw])) === 1;
+    const keys = [
+      this.layout.unacked,
+      this.layout.unackedIndex,
+      this.layout.delayed,
+      this.layout.delayedMessages,
+    ];
+    return (
+      Number(
+        await DEFER.run(this.main, keys, [item.tag, String(Math.round(dueAt)), item.key, item.raw]),
+      ) === 1
+    );
   }
 
   /** Writes whatever is still waiting. */

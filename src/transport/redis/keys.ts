@@ -51,7 +51,8 @@ export class KeyLayout {
     if (this.prioritySteps[0] !== 0) this.prioritySteps = [0, ...this.prioritySteps];
     this.prefix = options.globalKeyprefix ?? '';
     const fp = options.fanoutPrefix ?? true;
-    this.fanoutPrefix = fp === true ? `/${options.db}.` : fp === false ? '' : fp.replace('{db}', String(options.db));
+    this.fanoutPrefix =
+      fp === true ? `/${options.db}.` : fp === false ? '' : fp.replace('{db}', String(options.db));
     this.fanoutPatterns = options.fanoutPatterns ?? true;
     this.unacked = this.prefix + (options.unackedKey ?? 'unacked');
     this.unackedIndex = this.prefix + (options.unackedIndexKey ?? 'unacked_index');
@@ -63,7 +64,10 @@ export class KeyLayout {
 
   /** kombu's `priority(n)`: the highest step ≤ n (n clamped to 0..9; invalid → 0). */
   step(priority: number | undefined | null): number {
-    const p = typeof priority === 'number' && Number.isFinite(priority) ? Math.min(9, Math.max(0, Math.trunc(priority))) : 0;
+    const p =
+      typeof priority === 'number' && Number.isFinite(priority)
+        ? Math.min(9, Math.max(0, Math.trunc(priority)))
+        : 0;
     let step = 0;
     for (const s of this.prioritySteps) if (s <= p) step = s;
     return step;
@@ -126,7 +130,13 @@ export class KeyLayout {
  */
 export function topicPattern(bindingKey: string): string {
   const escaped = [...bindingKey]
-    .map((c) => (/^[\p{L}\p{N}]$/u.test(c) || c === '.' || c === '#' || c === '*' ? c : c === '\0' ? '\\000' : `\\${c}`))
+    .map((c) =>
+      /^[\p{L}\p{N}]$/u.test(c) || c === '.' || c === '#' || c === '*'
+        ? c
+        : c === '\0'
+          ? '\\000'
+          : `\\${c}`,
+    )
     .join('');
   const words = escaped.split('.').map((w) => (w === '*' ? '.*?[^\\.]' : w === '#' ? '.*?' : w));
   return `^${words.join('\\.')}$`;

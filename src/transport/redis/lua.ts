@@ -18,7 +18,11 @@ export class LuaScript {
   }
 
   /** Runs the script: EVALSHA, falling back to EVAL when the server does not know it yet. */
-  async run(client: Redis, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
+  async run(
+    client: Redis,
+    keys: readonly string[],
+    args: ReadonlyArray<string | number | Buffer>,
+  ): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -28,7 +32,11 @@ export class LuaScript {
   }
 
   /** Adds an EVALSHA of the script to a pipeline/transaction (load it first with {@link ensureLoaded}). */
-  queue(pipeline: ChainableCommander, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): void {
+  queue(
+    pipeline: ChainableCommander,
+    keys: readonly string[],
+    args: ReadonlyArray<string | number | Buffer>,
+  ): void {
     pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
   }
 }
@@ -36,7 +44,9 @@ export class LuaScript {
 /** Makes sure every script is cached on the server behind `client` (SCRIPT LOAD), e.g. after a reconnect. */
 export async function ensureLoaded(client: Redis, scripts: readonly LuaScript[]): Promise<void> {
   const exists = (await client.script('EXISTS', ...scripts.map((s) => s.sha))) as unknown[];
-  await Promise.all(scripts.filter((_, i) => exists[i] !== 1).map((s) => client.script('LOAD', s.source)));
+  await Promise.all(
+    scripts.filter((_, i) => exists[i] !== 1).map((s) => client.script('LOAD', s.source)),
+  );
 }
 
 function isNoScript(err: unknown): boolean {

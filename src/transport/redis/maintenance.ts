@@ -56,7 +56,10 @@ export class Maintenance {
     if (this.closed || this.timers.length > 0) return;
     const s = this.host.settings;
     const every = (seconds: number, fn: () => Promise<unknown>): void => {
-      const timer = setInterval(() => void fn().catch((err: unknown) => this.host.onError(toError(err))), seconds * 1000);
+      const timer = setInterval(
+        () => void fn().catch((err: unknown) => this.host.onError(toError(err))),
+        seconds * 1000,
+      );
       timer.unref();
       this.timers.push(timer);
     };
@@ -90,14 +93,27 @@ export class Maintenance {
   async restoreStale(): Promise<number> {
     const { main, layout, settings } = this.host;
     const token = randomUUID().replace(/-/g, '');
-    const got = await main.set(layout.unackedMutex, token, 'PX', Math.round(settings.unackedMutexExpire * 1000), 'NX');
+    const got = await main.set(
+      layout.unackedMutex,
+      token,
+      'PX',
+      Math.round(settings.unackedMutexExpire * 1000),
+      'NX',
+    );
     if (got !== 'OK') return 0;
     let total = 0;
     try {
       const tables = new Map<string, string[]>();
       for (let round = 0; round < 100 && !this.closed; round++) {
         const cutoff = Date.now() / 1000 - settings.visibilityTimeout;
-        const tags = await main.zrevrangebyscore(layout.unackedIndex, cutoff, 0, 'LIMIT', 0, settings.unackedRestoreLimit);
+        const tags = await main.zrevrangebyscore(
+          layout.unackedIndex,
+          cutoff,
+          0,
+          'LIMIT',
+          0,
+          settings.unackedRestoreLimit,
+        );
         if (tags.length === 0) break;
         const values = await main.hmget(layout.unacked, ...tags);
         const args: string[] = ['stale', String(cutoff), 'R', String(REDELIVERY_COUNT_TTL)];
@@ -106,7 +122,9 @@ export class Maintenance {
           if (target) args.push(tags[i]!, target.key, target.payload);
           else if (values[i] === null) args.push(tags[i]!, '', '');
         }
-        total += Number(await RESTORE.run(main, [layout.unacked, layout.unackedIndex, layout.redeliveries], args));
+        total += Number(
+          await RESTORE.run(main, [layout.unacked, layout.unackedIndex, layout.redeliveries], args),
+        );
         if (tags.length < settings.unackedRestoreLimit) break;
       }
     } finally {
@@ -142,7 +160,10 @@ export class Maintenance {
       queue = queues[0]!;
     }
     const props = entry.envelope['properties'];
-    const priority = typeof props === 'object' && props !== null ? (props as Record<string, unknown>)['priority'] : undefined;
+    const priority =
+      typeof props === 'object' && props !== null
+        ? (props as Record<string, unknown>)['priority']
+        : undefined;
     return {
       key: layout.queueKey(queue, typeof priority === 'number' ? priority : 0),
       payload: markRedelivered(entry.envelope),
@@ -161,10 +182,11 @@ export class Maintenance {
         do {
           this.promoteAgain = false;
           const { main, layout } = this.host;
-          const reply = (await PROMOTE.run(main, [layout.delayed, layout.delayedMessages], [String(Date.now()), PROMOTE_BATCH])) as [
-            number,
-            string,
-          ];
+          const reply = (await PROMOTE.run(
+            main,
+            [layout.delayed, layout.delayedMessages],
+            [String(Date.now()), PROMOTE_BATCH],
+          )) as [number, string];
           const moved = Number(reply[0]);
           if (moved > 0) this.host.onPromoted();
           if (moved >= PROMOTE_BATCH) this.promoteAgain = true;

@@ -56,7 +56,10 @@ export function transportSettings(raw: Record<string, unknown>): RedisTransportS
     prioritySteps: steps(o['prioritySteps']),
     sep: typeof o['sep'] === 'string' && o['sep'] !== '' ? o['sep'] : KOMBU_SEP,
     globalKeyprefix: typeof o['globalKeyprefix'] === 'string' ? o['globalKeyprefix'] : '',
-    fanoutPrefix: typeof o['fanoutPrefix'] === 'string' || typeof o['fanoutPrefix'] === 'boolean' ? o['fanoutPrefix'] : true,
+    fanoutPrefix:
+      typeof o['fanoutPrefix'] === 'string' || typeof o['fanoutPrefix'] === 'boolean'
+        ? o['fanoutPrefix']
+        : true,
     fanoutPatterns: typeof o['fanoutPatterns'] === 'boolean' ? o['fanoutPatterns'] : true,
     unackedKey: str(o, 'unackedKey', 'unacked'),
     unackedIndexKey: str(o, 'unackedIndexKey', 'unacked_index'),
@@ -74,10 +77,13 @@ function seconds(o: Record<string, unknown>, key: string, fallback: number): num
   const v = o[key];
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new ConfigError(`The Redis transport option ${key} must be a positive number of seconds, not ${JSON.stringify(v)}`, {
-      setting: key,
-      hint: `e.g. { ${key}: ${fallback} }`,
-    });
+    throw new ConfigError(
+      `The Redis transport option ${key} must be a positive number of seconds, not ${JSON.stringify(v)}`,
+      {
+        setting: key,
+        hint: `e.g. { ${key}: ${fallback} }`,
+      },
+    );
   }
   return v;
 }
@@ -86,10 +92,13 @@ function integer(o: Record<string, unknown>, key: string, fallback: number): num
   const v = o[key];
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new ConfigError(`The Redis transport option ${key} must be a positive integer, not ${JSON.stringify(v)}`, {
-      setting: key,
-      hint: `e.g. { ${key}: ${fallback} }`,
-    });
+    throw new ConfigError(
+      `The Redis transport option ${key} must be a positive integer, not ${JSON.stringify(v)}`,
+      {
+        setting: key,
+        hint: `e.g. { ${key}: ${fallback} }`,
+      },
+    );
   }
   return v;
 }
@@ -101,11 +110,18 @@ function str(o: Record<string, unknown>, key: string, fallback: string): string 
 
 function steps(v: unknown): readonly number[] {
   if (v === undefined || v === null) return KOMBU_PRIORITY_STEPS;
-  if (!Array.isArray(v) || v.length === 0 || !v.every((s) => Number.isInteger(s) && (s as number) >= 0)) {
-    throw new ConfigError(`The Redis transport option prioritySteps must be a list of integers, not ${JSON.stringify(v)}`, {
-      setting: 'prioritySteps',
-      hint: 'kombu uses [0, 3, 6, 9]',
-    });
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    !v.every((s) => Number.isInteger(s) && (s as number) >= 0)
+  ) {
+    throw new ConfigError(
+      `The Redis transport option prioritySteps must be a list of integers, not ${JSON.stringify(v)}`,
+      {
+        setting: 'prioritySteps',
+        hint: 'kombu uses [0, 3, 6, 9]',
+      },
+    );
   }
   return v as number[];
 }
@@ -113,7 +129,10 @@ function steps(v: unknown): readonly number[] {
 function wakeMode(v: unknown): WakeMode {
   if (v === undefined || v === null) return 'auto';
   if (v === 'auto' || v === 'tracking' || v === 'brpop') return v;
-  throw new ConfigError(`The Redis transport option wakeMode must be 'auto', 'tracking' or 'brpop', not ${JSON.stringify(v)}`, {
-    setting: 'wakeMode',
-  });
+  throw new ConfigError(
+    `The Redis transport option wakeMode must be 'auto', 'tracking' or 'brpop', not ${JSON.stringify(v)}`,
+    {
+      setting: 'wakeMode',
+    },
+  );
 }

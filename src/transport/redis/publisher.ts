@@ -80,7 +80,12 @@ export class Publisher {
         queues = [routingKey];
         this.autoDeclare(routingKey, sadds);
       } else {
-        queues = queuesFor(this.layout, tables.get(exchange) ?? [], this.exchangeTypes.get(exchange) ?? 'direct', routingKey);
+        queues = queuesFor(
+          this.layout,
+          tables.get(exchange) ?? [],
+          this.exchangeTypes.get(exchange) ?? 'direct',
+          routingKey,
+        );
       }
       for (const queue of queues) {
         const key = this.layout.queueKey(queue, item.priority);
@@ -105,7 +110,8 @@ export class Publisher {
     if (this.exchangeTypes.has(queue)) return;
     const key = this.layout.bindingKey(queue);
     const member = this.layout.bindingMember(queue, '', queue);
-    if (this.declared.has(`${key}\n${member}`) || sadds.some(([k, m]) => k === key && m === member)) return;
+    if (this.declared.has(`${key}\n${member}`) || sadds.some(([k, m]) => k === key && m === member))
+      return;
     sadds.push([key, member]);
   }
 
@@ -117,7 +123,9 @@ export class Publisher {
     for (const exchange of exchanges) pipe.smembers(this.layout.bindingKey(exchange));
     const results = await pipe.exec();
     throwFirst(results);
-    exchanges.forEach((exchange, i) => tables.set(exchange, (results?.[i]?.[1] as string[] | undefined) ?? []));
+    exchanges.forEach((exchange, i) =>
+      tables.set(exchange, (results?.[i]?.[1] as string[] | undefined) ?? []),
+    );
     return tables;
   }
 

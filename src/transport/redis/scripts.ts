@@ -229,4 +229,10 @@ export const RELEASE_MUTEX = new LuaScript(
 );
 
 /** Every transport script (loaded after connecting). */
-export const TRANSPORT_SCRIPTS: readonly LuaScript[] = [CLAIM, DEFER, PROMOTE, RESTORE, RELEASE_MUTEX];
+export const TRANSPORT_SCRIPTS: readonly LuaScript[] = [
+  CLAIM,
+  DEFER,
+  PROMOTE,
+  RESTORE,
+  RELEASE_MUTEX,
+];

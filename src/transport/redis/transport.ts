@@ -67,7 +67,12 @@ export class RedisTransport implements Transport {
     this.settings = transportSettings(options);
     this.displayUrl = endpoint.displayUrl;
     this.layout = new KeyLayout({ db: endpoint.db, ...this.settings });
-    this.connector = new RedisConnector(endpoint, 'broker', this.settings.connectTimeout, this.settings.clientName);
+    this.connector = new RedisConnector(
+      endpoint,
+      'broker',
+      this.settings.connectTimeout,
+      this.settings.clientName,
+    );
     const onError = (error: Error): void => this.reportError(error);
     this.main = this.connector.create('main', { enableAutoPipelining: true }, onError);
     this.held = new HeldMessages(this.main, this.layout);
@@ -166,7 +171,12 @@ export class RedisTransport implements Transport {
     await this.fanout.publish(exchange, routingKey, envelope);
   }
 
-  async subscribe(exchange: string, bindingKey: string, handler: FanoutHandler, options?: SubscribeOptions): Promise<Subscription> {
+  async subscribe(
+    exchange: string,
+    bindingKey: string,
+    handler: FanoutHandler,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
     this.check();
     return this.fanout.subscribe(exchange, bindingKey, handler, options?.queue);
   }
@@ -201,6 +211,9 @@ export class RedisTransport implements Transport {
 }
 
 /** Creates (does not connect) a Redis transport for `redis://`, `rediss://` or `sentinel://` URLs. */
-export function createRedisTransport(url: string, options: RedisTransportOptions = {}): RedisTransport {
+export function createRedisTransport(
+  url: string,
+  options: RedisTransportOptions = {},
+): RedisTransport {
   return new RedisTransport(url, options);
 }

@@ -14,7 +14,12 @@ void describe('Redis URLs', () => {
     assert.equal(e.kind, 'standalone');
     assert.equal(e.db, 2);
     assert.deepEqual(
-      { host: e.connection.host, port: e.connection.port, db: e.connection.db, password: e.connection.password },
+      {
+        host: e.connection.host,
+        port: e.connection.port,
+        db: e.connection.db,
+        password: e.connection.password,
+      },
       { host: 'example.com', port: 6390, db: 2, password: 's3cret' },
     );
     assert.equal(e.connection.username, undefined);
@@ -32,10 +37,15 @@ void describe('Redis URLs', () => {
 
   void test('rediss:// turns TLS on, with CA/cert/key files from the options or the URL query', () => {
     const dir = mkdtempSync(join(tmpdir(), 'celeriac-tls-'));
-    for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, name), `-----${name}-----`);
+    for (const name of ['ca.pem', 'cert.pem', 'key.pem'])
+      writeFileSync(join(dir, name), `-----${name}-----`);
     const e = parseRedisUrl(
       'rediss://h:6380/1',
-      { ssl_ca_certs: join(dir, 'ca.pem'), sslCertfile: join(dir, 'cert.pem'), ssl_keyfile: join(dir, 'key.pem') },
+      {
+        ssl_ca_certs: join(dir, 'ca.pem'),
+        sslCertfile: join(dir, 'cert.pem'),
+        ssl_keyfile: join(dir, 'key.pem'),
+      },
       'brokerUrl',
     );
     const tls = e.connection.tls!;
@@ -43,7 +53,11 @@ void describe('Redis URLs', () => {
     assert.deepEqual(tls.cert, Buffer.from('-----cert.pem-----'));
     assert.deepEqual(tls.key, Buffer.from('-----key.pem-----'));
     assert.equal(tls.rejectUnauthorized, undefined);
-    const q = parseRedisUrl(`rediss://h/0?ssl_cert_reqs=CERT_NONE&ssl_ca_certs=${join(dir, 'ca.pem')}`, {}, 'brokerUrl');
+    const q = parseRedisUrl(
+      `rediss://h/0?ssl_cert_reqs=CERT_NONE&ssl_ca_certs=${join(dir, 'ca.pem')}`,
+      {},
+      'brokerUrl',
+    );
     assert.equal(q.connection.tls?.rejectUnauthorized, false);
     assert.deepEqual(q.connection.tls?.ca, Buffer.from('-----ca.pem-----'));
     assert.throws(
@@ -53,7 +67,11 @@ void describe('Redis URLs', () => {
   });
 
   void test('sentinel:// lists, master name from the options', () => {
-    const e = parseRedisUrl('sentinel://:pw@s1:26379/3;sentinel://s2:26380', { master_name: 'mymaster' }, 'brokerUrl');
+    const e = parseRedisUrl(
+      'sentinel://:pw@s1:26379/3;sentinel://s2:26380',
+      { master_name: 'mymaster' },
+      'brokerUrl',
+    );
     assert.equal(e.kind, 'sentinel');
     assert.deepEqual(e.connection.sentinels, [
       { host: 's1', port: 26379 },
@@ -63,7 +81,10 @@ void describe('Redis URLs', () => {
     assert.equal(e.connection.password, 'pw');
     assert.equal(e.db, 3);
     assert.equal(e.displayUrl, 'sentinel://:**@s1:26379/3;sentinel://s2:26380');
-    assert.equal(parseRedisUrl('sentinel://s1', { masterName: 'm' }, 'x').connection.sentinels?.[0]?.port, 26379);
+    assert.equal(
+      parseRedisUrl('sentinel://s1', { masterName: 'm' }, 'x').connection.sentinels?.[0]?.port,
+      26379,
+    );
     assert.throws(
       () => parseRedisUrl('sentinel://s1:26379', {}, 'brokerUrl'),
       (e: unknown) => e instanceof ConfigError && /masterName/.test(e.message),
@@ -81,10 +102,17 @@ void describe('Redis URLs', () => {
     for (const url of ['http://h', 'redis://:pw@h/notadb', 'redis://[bad']) {
       assert.throws(
         () => parseRedisUrl(url, {}, 'brokerUrl'),
-        (e: unknown) => e instanceof ConfigError && e.code === 'URL_INVALID' && /brokerUrl/.test(e.message) && !/pw@/.test(e.message),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.code === 'URL_INVALID' &&
+          /brokerUrl/.test(e.message) &&
+          !/pw@/.test(e.message),
       );
     }
-    assert.equal(maskRedisUrl('redis://u:p@h/0;sentinel://:q@s'), 'redis://u:**@h/0;sentinel://:**@s');
+    assert.equal(
+      maskRedisUrl('redis://u:p@h/0;sentinel://:q@s'),
+      'redis://u:**@h/0;sentinel://:**@s',
+    );
   });
 });
 
@@ -95,7 +123,11 @@ void describe('transport options and key layout', () => {
     assert.equal(s.unackedMutexExpire, 300);
     assert.deepEqual(s.prioritySteps, [0, 3, 6, 9]);
     assert.equal(s.sep, '\x06\x16');
-    const t = transportSettings({ visibility_timeout: 10, globalKeyprefix: 'pfx:', priority_steps: [0, 5] });
+    const t = transportSettings({
+      visibility_timeout: 10,
+      globalKeyprefix: 'pfx:',
+      priority_steps: [0, 5],
+    });
     assert.equal(t.visibilityTimeout, 10);
     assert.equal(t.touchInterval, 2.5);
     assert.equal(t.globalKeyprefix, 'pfx:');
@@ -106,20 +138,32 @@ void describe('transport options and key layout', () => {
 
   void test('queue keys, priority steps, bindings and fanout channels as kombu names them', () => {
     const k = new KeyLayout({ db: 0 });
-    assert.deepEqual([0, 2, 3, 5, 6, 8, 9, 12, -1].map((p) => k.queueKey('celery', p)), [
-      'celery',
-      'celery',
-      'celery\x06\x163',
-      'celery\x06\x163',
-      'celery\x06\x166',
-      'celery\x06\x166',
-      'celery\x06\x169',
-      'celery\x06\x169',
-      'celery',
-    ]);
+    assert.deepEqual(
+      [0, 2, 3, 5, 6, 8, 9, 12, -1].map((p) => k.queueKey('celery', p)),
+      [
+        'celery',
+        'celery',
+        'celery\x06\x163',
+        'celery\x06\x163',
+        'celery\x06\x166',
+        'celery\x06\x166',
+        'celery\x06\x169',
+        'celery\x06\x169',
+        'celery',
+      ],
+    );
     assert.deepEqual(
       k.consumeKeys(['celery', 'extra']).map((c) => c.key),
-      ['celery', 'extra', 'celery\x06\x163', 'extra\x06\x163', 'celery\x06\x166', 'extra\x06\x166', 'celery\x06\x169', 'extra\x06\x169'],
+      [
+        'celery',
+        'extra',
+        'celery\x06\x163',
+        'extra\x06\x163',
+        'celery\x06\x166',
+        'extra\x06\x166',
+        'celery\x06\x169',
+        'extra\x06\x169',
+      ],
     );
     assert.equal(k.bindingKey('celery'), '_kombu.binding.celery');
     assert.equal(k.bindingMember('celery', '', 'celery'), 'celery\x06\x16\x06\x16celery');

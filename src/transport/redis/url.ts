@@ -37,7 +37,12 @@ export function normalizeOptions(options: Record<string, unknown>): Record<strin
 export function maskRedisUrl(url: string): string {
   return url
     .split(';')
-    .map((part) => part.replace(/^([a-z0-9+.-]+:\/\/)([^:@/]*):([^@/]*)@/i, (_m, s: string, u: string) => `${s}${u}:**@`))
+    .map((part) =>
+      part.replace(
+        /^([a-z0-9+.-]+:\/\/)([^:@/]*):([^@/]*)@/i,
+        (_m, s: string, u: string) => `${s}${u}:**@`,
+      ),
+    )
     .join(';');
 }
 
@@ -45,7 +50,11 @@ export function maskRedisUrl(url: string): string {
  * Parses a broker/backend URL with its (normalized or raw) options.
  * @throws ConfigError (URL_INVALID) naming the problem and the fix.
  */
-export function parseRedisUrl(url: string, rawOptions: Record<string, unknown>, setting: string): RedisEndpoint {
+export function parseRedisUrl(
+  url: string,
+  rawOptions: Record<string, unknown>,
+  setting: string,
+): RedisEndpoint {
   const options = normalizeOptions(rawOptions);
   const displayUrl = maskRedisUrl(url);
   const scheme = /^([a-z0-9+.-]+):\/\//i.exec(url)?.[1]?.toLowerCase();
@@ -61,7 +70,11 @@ export function parseRedisUrl(url: string, rawOptions: Record<string, unknown>, 
       return unixSocket(url, options, setting, displayUrl);
     case undefined:
     default:
-      throw invalid(setting, displayUrl, 'the scheme is not redis://, rediss://, sentinel:// or redis+socket://');
+      throw invalid(
+        setting,
+        displayUrl,
+        'the scheme is not redis://, rediss://, sentinel:// or redis+socket://',
+      );
   }
 }
 
@@ -86,17 +99,32 @@ function standalone(
   return { kind: 'standalone', connection, db, displayUrl };
 }
 
-function sentinel(url: string, options: Record<string, unknown>, setting: string, displayUrl: string): RedisEndpoint {
-  const parts = url.split(';').map((p) => p.trim()).filter(Boolean);
+function sentinel(
+  url: string,
+  options: Record<string, unknown>,
+  setting: string,
+  displayUrl: string,
+): RedisEndpoint {
+  const parts = url
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const sentinels: Array<{ host: string; port: number }> = [];
   let first: URL | undefined;
   for (const part of parts) {
     if (!/^sentinel:\/\//i.test(part)) {
-      throw invalid(setting, displayUrl, `'${maskRedisUrl(part)}' in the list is not a sentinel:// URL`);
+      throw invalid(
+        setting,
+        displayUrl,
+        `'${maskRedisUrl(part)}' in the list is not a sentinel:// URL`,
+      );
     }
     const u = parseUrl(part, setting, displayUrl);
     first ??= u;
-    sentinels.push({ host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port ? Number(u.port) : 26379 });
+    sentinels.push({
+      host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+      port: u.port ? Number(u.port) : 26379,
+    });
   }
   if (!first) throw invalid(setting, displayUrl, 'no sentinel address is given');
   const name = options['masterName'];
@@ -115,7 +143,8 @@ function sentinel(url: string, options: Record<string, unknown>, setting: string
     if (typeof k['password'] === 'string') connection.sentinelPassword = k['password'];
     if (typeof k['username'] === 'string') connection.sentinelUsername = k['username'];
   }
-  if (typeof options['sentinelPassword'] === 'string') connection.sentinelPassword = options['sentinelPassword'];
+  if (typeof options['sentinelPassword'] === 'string')
+    connection.sentinelPassword = options['sentinelPassword'];
   const tls = tlsOptions(options, false);
   if (tls) {
     connection.tls = tls;
@@ -124,7 +153,12 @@ function sentinel(url: string, options: Record<string, unknown>, setting: string
   return { kind: 'sentinel', connection, db, displayUrl };
 }
 
-function unixSocket(url: string, options: Record<string, unknown>, setting: string, displayUrl: string): RedisEndpoint {
+function unixSocket(
+  url: string,
+  options: Record<string, unknown>,
+  setting: string,
+  displayUrl: string,
+): RedisEndpoint {
   const u = parseUrl(url.replace(/^[a-z0-9+.-]+:\/\//i, 'redis://'), setting, displayUrl);
   const path = decodeURIComponent(u.pathname);
   if (!path || path === '/') throw invalid(setting, displayUrl, 'the socket path is missing');
@@ -150,24 +184,40 @@ function auth(u: URL): Pick<RedisOptions, 'username' | 'password'> {
   return out;
 }
 
-function dbOf(pathname: string, query: URLSearchParams, setting: string, displayUrl: string): number {
+function dbOf(
+  pathname: string,
+  query: URLSearchParams,
+  setting: string,
+  displayUrl: string,
+): number {
   const raw = pathname.replace(/^\//, '') || query.get('virtual_host') || query.get('db') || '0';
   const db = Number(raw);
   if (!Number.isInteger(db) || db < 0) {
-    throw invalid(setting, displayUrl, `the database '${raw}' is not a number (redis://host:6379/0)`);
+    throw invalid(
+      setting,
+      displayUrl,
+      `the database '${raw}' is not a number (redis://host:6379/0)`,
+    );
   }
   return db;
 }
 
 /** TLS settings from Celery's ssl_* names; undefined when TLS is not asked for. */
-function tlsOptions(options: Record<string, unknown>, tlsScheme: boolean): RedisOptions['tls'] | undefined {
+function tlsOptions(
+  options: Record<string, unknown>,
+  tlsScheme: boolean,
+): RedisOptions['tls'] | undefined {
   const nested = options['ssl'];
-  const o = nested && typeof nested === 'object' ? { ...normalizeOptions(nested as Record<string, unknown>), ...options } : options;
+  const o =
+    nested && typeof nested === 'object'
+      ? { ...normalizeOptions(nested as Record<string, unknown>), ...options }
+      : options;
   const ca = o['sslCaCerts'];
   const cert = o['sslCertfile'];
   const key = o['sslKeyfile'];
   const reqs = o['sslCertReqs'];
-  const wanted = tlsScheme || nested === true || ca !== undefined || cert !== undefined || key !== undefined;
+  const wanted =
+    tlsScheme || nested === true || ca !== undefined || cert !== undefined || key !== undefined;
   if (!wanted) return undefined;
   const tls: NonNullable<RedisOptions['tls']> = {};
   if (typeof ca === 'string') tls.ca = readPem(ca, 'sslCaCerts');

@@ -51,7 +51,11 @@ export class InvalidationWaker {
 
   private async open(): Promise<void> {
     if (this.client) await closeClient(this.client);
-    const client = this.connector.create('waker', { protocol: 2, autoResubscribe: false, maxRetriesPerRequest: null }, this.onError);
+    const client = this.connector.create(
+      'waker',
+      { protocol: 2, autoResubscribe: false, maxRetriesPerRequest: null },
+      this.onError,
+    );
     this.client = client;
     client.on('messageBuffer', (channel: Buffer, message: unknown) => {
       if (channel.toString() !== '__redis__:invalidate') return;
@@ -92,4 +96,3 @@ export class InvalidationWaker {
     if (this.client) await closeClient(this.client);
   }
 }
-

@@ -63,11 +63,24 @@ export class WakeUp {
       if (this.armed !== undefined) await this.client.call('CLIENT', 'TRACKING', 'OFF');
       this.armed = undefined;
       const redirect = String(this.waker.id);
-      await this.client.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', redirect, 'BCAST', ...prefixes.flatMap((p) => ['PREFIX', p]), 'NOLOOP');
+      await this.client.call(
+        'CLIENT',
+        'TRACKING',
+        'ON',
+        'REDIRECT',
+        redirect,
+        'BCAST',
+        ...prefixes.flatMap((p) => ['PREFIX', p]),
+        'NOLOOP',
+      );
     } catch (err) {
       if (this.wanted === 'auto' && isServerRefusal(err)) {
         this.current = 'brpop';
-        this.onError(new Error(`CLIENT TRACKING is refused (${toError(err).message}); idle consumers fall back to BRPOP`));
+        this.onError(
+          new Error(
+            `CLIENT TRACKING is refused (${toError(err).message}); idle consumers fall back to BRPOP`,
+          ),
+        );
         return true;
       }
       throw err;
@@ -80,7 +93,9 @@ export class WakeUp {
   disarm(): void {
     if (this.armed === undefined) return;
     this.armed = undefined;
-    void this.client.call('CLIENT', 'TRACKING', 'OFF').catch((err: unknown) => this.onError(toError(err)));
+    void this.client
+      .call('CLIENT', 'TRACKING', 'OFF')
+      .catch((err: unknown) => this.onError(toError(err)));
   }
 
   /** The fallback: BRPOP the keys for up to 1 s; true when a message was popped (see {@link prePopped}). */
@@ -95,7 +110,8 @@ export class WakeUp {
   async returnPrePopped(): Promise<void> {
     const pre = this.prePopped;
     this.prePopped = undefined;
-    if (pre) await this.client.rpush(pre.key, pre.raw).catch((err: unknown) => this.onError(toError(err)));
+    if (pre)
+      await this.client.rpush(pre.key, pre.raw).catch((err: unknown) => this.onError(toError(err)));
   }
 }
 

@@ -9,10 +9,22 @@ import { ClosedError, toError } from '../../errors.js';
 import type { ChildPoolOptions, StartAwareJob } from './child-types.js';
 import { Children, type JobMessage, type Runner } from './children.js';
 import { Fifo } from './fifo.js';
-import { fromWireError, terminatedOutcome, timeLimitOutcome, toWireError, workerLostOutcome } from './outcome.js';
+import {
+  fromWireError,
+  terminatedOutcome,
+  timeLimitOutcome,
+  toWireError,
+  workerLostOutcome,
+} from './outcome.js';
 import type { Pool, PoolJob, PoolOutcome } from './types.js';
 
-export type { ChildEvents, ChildHandle, ChildPoolOptions, SpawnChild, StartAwareJob } from './child-types.js';
+export type {
+  ChildEvents,
+  ChildHandle,
+  ChildPoolOptions,
+  SpawnChild,
+  StartAwareJob,
+} from './child-types.js';
 
 interface Waiting {
   seq: number;
@@ -79,20 +91,24 @@ export class ChildPool implements Pool {
   }
 
   terminate(taskId: string, graceMs: number): void {
-    for (const waiting of this.#waiting.remove((w) => w.job.request.id === taskId)) waiting.resolve(terminatedOutcome(0));
+    for (const waiting of this.#waiting.remove((w) => w.job.request.id === taskId))
+      waiting.resolve(terminatedOutcome(0));
     for (const active of this.#active()) {
       if (active.job.request.id !== taskId || active.terminated) continue;
       active.terminated = true;
       active.runner.handle.send({ t: 'abort', seq: active.seq });
       active.timers.push(
-        setTimeout(() => {
-          if (active.settled) return;
-          this.#o.logger.warning(
-            `Terminating ${label(active)}: still running ${graceMs} ms after its signal was aborted; killing its ${this.name} child ${active.runner.handle.label}`,
-          );
-          this.#settle(active, terminatedOutcome(runtimeOf(active)));
-          this.#children.kill(active.runner);
-        }, Math.max(0, graceMs)),
+        setTimeout(
+          () => {
+            if (active.settled) return;
+            this.#o.logger.warning(
+              `Terminating ${label(active)}: still running ${graceMs} ms after its signal was aborted; killing its ${this.name} child ${active.runner.handle.label}`,
+            );
+            this.#settle(active, terminatedOutcome(runtimeOf(active)));
+            this.#children.kill(active.runner);
+          },
+          Math.max(0, graceMs),
+        ),
       );
     }
     this.#checkDrained();
@@ -112,7 +128,8 @@ export class ChildPool implements Pool {
   restart(): void {
     for (const runner of [...this.#children.all()]) {
       if (runner.state === 'busy') this.#stale.add(runner);
-      else if (runner.state === 'idle' || runner.state === 'starting') this.#children.retire(runner);
+      else if (runner.state === 'idle' || runner.state === 'starting')
+        this.#children.retire(runner);
     }
     this.#children.replenish();
   }
@@ -127,7 +144,8 @@ export class ChildPool implements Pool {
       ]);
       clearTimeout(timer);
     }
-    for (const waiting of this.#waiting.drain()) waiting.resolve(workerLostOutcome('the pool was closed before the task started', 0));
+    for (const waiting of this.#waiting.drain())
+      waiting.resolve(workerLostOutcome('the pool was closed before the task started', 0));
     await this.#children.close();
   }
 
@@ -140,7 +158,8 @@ export class ChildPool implements Pool {
         runner.job = undefined;
         runner.tasks++;
         let outcome = message.outcome;
-        if (current.terminated && outcome.kind === 'failure') outcome = { ...outcome, cause: 'terminated' };
+        if (current.terminated && outcome.kind === 'failure')
+          outcome = { ...outcome, cause: 'terminated' };
         this.#settle(current, outcome);
         if (runner.state !== 'busy') return;
         this.#children.setState(runner, 'idle');
@@ -152,7 +171,10 @@ export class ChildPool implements Pool {
         void this.#forwardState(runner, current, message.n, message.state, message.meta);
         return;
       case 'warn':
-        this.#o.logger.warning(`${message.text}${current ? ` for ${label(current)}` : ''}`, fromWireError(message.error));
+        this.#o.logger.warning(
+          `${message.text}${current ? ` for ${label(current)}` : ''}`,
+          fromWireError(message.error),
+        );
         return;
     }
   }
@@ -162,7 +184,9 @@ export class ChildPool implements Pool {
     const active = runner.job;
     runner.job = undefined;
     if (active && !active.settled) {
-      this.#o.logger.error(`The ${this.name} child ${runner.handle.label} running ${label(active)} exited prematurely: ${detail}`);
+      this.#o.logger.error(
+        `The ${this.name} child ${runner.handle.label} running ${label(active)} exited prematurely: ${detail}`,
+      );
       this.#settle(active, workerLostOutcome(detail, runtimeOf(active)));
     }
   }
@@ -179,7 +203,9 @@ export class ChildPool implements Pool {
       logger.info(`Replacing ${who}: it ran ${runner.tasks} tasks (maxTasksPerChild)`);
       children.retire(runner);
     } else if (maxMemoryPerChild !== null && rss > maxMemoryPerChild * 1024) {
-      logger.warning(`Replacing ${who}: its memory (${Math.round(rss / 1024)} KiB) is above maxMemoryPerChild (${maxMemoryPerChild} KiB)`);
+      logger.warning(
+        `Replacing ${who}: its memory (${Math.round(rss / 1024)} KiB) is above maxMemoryPerChild (${maxMemoryPerChild} KiB)`,
+      );
       children.retire(runner);
     } else if (children.live() > children.target) {
       children.retire(runner);
@@ -197,16 +223,31 @@ export class ChildPool implements Pool {
 
   #assign(runner: Runner<Active>, waiting: Waiting): void {
     const { job } = waiting;
-    const active: Active = { ...waiting, runner, startedAt: performance.now(), settled: false, terminated: false, timers: [] };
+    const active: Active = {
+      ...waiting,
+      runner,
+      startedAt: performance.now(),
+      settled: false,
+      terminated: false,
+      timers: [],
+    };
     this.#children.setState(runner, 'busy');
     runner.job = active;
-    runner.handle.send({ t: 'run', seq: active.seq, name: job.taskName, request: job.request, soft: job.softTimeLimit });
+    runner.handle.send({
+      t: 'run',
+      seq: active.seq,
+      name: job.taskName,
+      request: job.request,
+      soft: job.softTimeLimit,
+    });
     const hard = job.hardTimeLimit;
     if (hard !== null && hard > 0) {
       active.timers.push(
         setTimeout(() => {
           if (active.settled) return;
-          this.#o.logger.error(`Hard time limit (${hard}s) exceeded for ${label(active)}; killing ${this.name} child ${runner.handle.label}`);
+          this.#o.logger.error(
+            `Hard time limit (${hard}s) exceeded for ${label(active)}; killing ${this.name} child ${runner.handle.label}`,
+          );
           this.#settle(active, timeLimitOutcome(hard, runtimeOf(active)));
           this.#children.kill(runner);
         }, hard * 1000),
@@ -220,7 +261,13 @@ export class ChildPool implements Pool {
   }
 
   /** Passes a custom state to the job's onState and tells the child how it went. */
-  async #forwardState(runner: Runner<Active>, active: Active | undefined, n: number, state: string, meta: unknown): Promise<void> {
+  async #forwardState(
+    runner: Runner<Active>,
+    active: Active | undefined,
+    n: number,
+    state: string,
+    meta: unknown,
+  ): Promise<void> {
     let error: Error | null = null;
     if (!active || active.settled) {
       error = new Error('updateState() was called after the task ended');
@@ -245,7 +292,8 @@ export class ChildPool implements Pool {
 
   #active(): Active[] {
     const jobs: Active[] = [];
-    for (const runner of this.#children.all()) if (runner.job && !runner.job.settled) jobs.push(runner.job);
+    for (const runner of this.#children.all())
+      if (runner.job && !runner.job.settled) jobs.push(runner.job);
     return jobs;
   }
 

@@ -8,7 +8,13 @@ import { loadApp } from '../../app/load-app.js';
 import type { Celery } from '../../app/celery.js';
 import type { TaskRequest } from '../../app/task-types.js';
 import { trace } from '../../app/trace.js';
-import { EncodeError, NotRegistered, SoftTimeLimitExceeded, TaskRevokedError, toError } from '../../errors.js';
+import {
+  EncodeError,
+  NotRegistered,
+  SoftTimeLimitExceeded,
+  TaskRevokedError,
+  toError,
+} from '../../errors.js';
 import type { ChildInit, FromChild, ToChild, WireError } from './messages.js';
 import { failureOf, fromWireError, toPoolOutcome, toWireError } from './outcome.js';
 import type { PoolOutcome } from './types.js';
@@ -53,7 +59,8 @@ export class ChildRuntime {
         void this.#run(message.seq, message.name, message.request, message.soft);
         return;
       case 'abort':
-        if (this.#job?.seq === message.seq) this.#job.controller.abort(new TaskRevokedError('terminated'));
+        if (this.#job?.seq === message.seq)
+          this.#job.controller.abort(new TaskRevokedError('terminated'));
         return;
       case 'stated': {
         const waiter = this.#states.get(message.n);
@@ -75,7 +82,12 @@ export class ChildRuntime {
    */
   unhandledRejection(reason: unknown): void {
     const text = 'A promise rejection was not handled (the child keeps running)';
-    this.#port.send({ t: 'warn', seq: this.#job?.seq ?? 0, text, error: toWireError(toError(reason)) });
+    this.#port.send({
+      t: 'warn',
+      seq: this.#job?.seq ?? 0,
+      text,
+      error: toWireError(toError(reason)),
+    });
   }
 
   async #init(init: ChildInit): Promise<void> {
@@ -129,9 +141,12 @@ export class ChildRuntime {
       this.#port.send({ t: 'done', seq, outcome, rss }, then);
     } catch (error) {
       const reason = toError(error).message;
-      const failure = new EncodeError(`The return value of ${name} cannot be sent to the worker: ${reason}`, {
-        hint: 'return plain data (strings, numbers, booleans, null, arrays, plain objects, Dates)',
-      });
+      const failure = new EncodeError(
+        `The return value of ${name} cannot be sent to the worker: ${reason}`,
+        {
+          hint: 'return plain data (strings, numbers, booleans, null, arrays, plain objects, Dates)',
+        },
+      );
       this.#port.send({ t: 'done', seq, outcome: failureOf(failure, outcome.runtime), rss }, then);
     }
   }
@@ -144,7 +159,11 @@ export class ChildRuntime {
         this.#port.send({ t: 'state', seq, n, state, meta });
       } catch (error) {
         this.#states.delete(n);
-        reject(new EncodeError(`updateState(${JSON.stringify(state)}) meta cannot be sent: ${toError(error).message}`));
+        reject(
+          new EncodeError(
+            `updateState(${JSON.stringify(state)}) meta cannot be sent: ${toError(error).message}`,
+          ),
+        );
       }
     });
   }
@@ -162,9 +181,16 @@ export class ChildRuntime {
  */
 function jsonReady(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null || depth > 64) return value;
-  if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof Map || value instanceof Set) return value;
+  if (
+    value instanceof Date ||
+    ArrayBuffer.isView(value) ||
+    value instanceof Map ||
+    value instanceof Set
+  )
+    return value;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return jsonReady((toJSON as () => unknown).call(value), depth + 1);
+  if (typeof toJSON === 'function')
+    return jsonReady((toJSON as () => unknown).call(value), depth + 1);
   if (Array.isArray(value)) {
     const items = value as unknown[];
     let copy: unknown[] | undefined;

@@ -82,7 +82,8 @@ export class Children<J> {
   /** Children that count toward the target. */
   live(): number {
     let n = 0;
-    for (const r of this.#lives.keys()) if (r.state === 'starting' || r.state === 'idle' || r.state === 'busy') n++;
+    for (const r of this.#lives.keys())
+      if (r.state === 'starting' || r.state === 'idle' || r.state === 'busy') n++;
     return n;
   }
 
@@ -90,7 +91,8 @@ export class Children<J> {
   replenish(): void {
     if (this.#closing || this.#respawnTimer) return;
     const fill = (): void => {
-      while (!this.#closing && this.live() < this.target) this.#spawn().ready.promise.catch(() => {});
+      while (!this.#closing && this.live() < this.target)
+        this.#spawn().ready.promise.catch(() => {});
     };
     if (this.#failures === 0) return fill();
     // Back off (0.5 s, 1 s, 2 s ... 10 s) instead of spinning on a module that cannot load.
@@ -146,16 +148,26 @@ export class Children<J> {
       message: (message) => this.#onMessage(life, message),
       exit: (detail) => this.#onExit(life, detail),
     };
-    const runner: Runner<J> = { handle: this.#o.spawn(events), state: 'starting', job: undefined, tasks: 0, exited: false };
+    const runner: Runner<J> = {
+      handle: this.#o.spawn(events),
+      state: 'starting',
+      job: undefined,
+      tasks: 0,
+      exited: false,
+    };
     const life: Life<J> = { runner, ready: readiness(), timer: undefined };
     this.#lives.set(runner, life);
     const { appSpec, cwd, startTimeoutMs, maxMemoryPerChild } = this.#o;
     life.timer = setTimeout(() => {
       this.#failStart(
         life,
-        new CeleriacError('APP_LOAD_FAILED', `A ${this.#o.name} child did not load the app '${appSpec}' within ${startTimeoutMs} ms`, {
-          hint: 'check that the module loads quickly on its own (no blocking work at import time)',
-        }),
+        new CeleriacError(
+          'APP_LOAD_FAILED',
+          `A ${this.#o.name} child did not load the app '${appSpec}' within ${startTimeoutMs} ms`,
+          {
+            hint: 'check that the module loads quickly on its own (no blocking work at import time)',
+          },
+        ),
       );
       this.kill(runner);
     }, startTimeoutMs);
@@ -175,7 +187,14 @@ export class Children<J> {
       }
     } else if (message.t === 'fatal') {
       const cause = fromWireError(message.error);
-      this.#failStart(life, new CeleriacError('APP_LOAD_FAILED', `A ${this.#o.name} child could not load the app: ${cause.message}`, { cause }));
+      this.#failStart(
+        life,
+        new CeleriacError(
+          'APP_LOAD_FAILED',
+          `A ${this.#o.name} child could not load the app: ${cause.message}`,
+          { cause },
+        ),
+      );
     } else {
       this.#hooks.message(runner, message);
     }
@@ -192,9 +211,13 @@ export class Children<J> {
     } else if (!life.ready.settled) {
       this.#failStart(
         life,
-        new CeleriacError('APP_LOAD_FAILED', `A ${this.#o.name} child exited while loading the app '${this.#o.appSpec}' (${detail})`, {
-          hint: 'run the module on its own (node --import tsx <module>) to see the error',
-        }),
+        new CeleriacError(
+          'APP_LOAD_FAILED',
+          `A ${this.#o.name} child exited while loading the app '${this.#o.appSpec}' (${detail})`,
+          {
+            hint: 'run the module on its own (node --import tsx <module>) to see the error',
+          },
+        ),
       );
     }
     this.#hooks.exit(runner, detail);
@@ -211,7 +234,8 @@ export class Children<J> {
     clearTimeout(life.timer);
     this.#failures++;
     // During start() the caller gets the error; afterwards, log it (replacements back off).
-    if (this.#started && !this.#closing) this.#o.logger.error(`A ${this.#o.name} child could not start: ${error.message}`);
+    if (this.#started && !this.#closing)
+      this.#o.logger.error(`A ${this.#o.name} child could not start: ${error.message}`);
   }
 }
 

@@ -70,10 +70,13 @@ export function createPool(kind: PoolKind, options: CreatePoolOptions): Pool {
 
 function childSettings(kind: PoolKind, options: CreatePoolOptions) {
   if (!options.appSpec) {
-    throw new ConfigError(`The ${kind} pool loads the app in each child and needs the app module's path`, {
-      setting: 'pool',
-      hint: 'start the worker with -A <module> (e.g. -A src/tasks.ts), or use -P event',
-    });
+    throw new ConfigError(
+      `The ${kind} pool loads the app in each child and needs the app module's path`,
+      {
+        setting: 'pool',
+        hint: 'start the worker with -A <module> (e.g. -A src/tasks.ts), or use -P event',
+      },
+    );
   }
   return {
     concurrency: options.concurrency,

@@ -10,11 +10,24 @@
  */
 import type { Celery } from '../../app/celery.js';
 import { trace } from '../../app/trace.js';
-import { ClosedError, NotRegistered, SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded, toError } from '../../errors.js';
+import {
+  ClosedError,
+  NotRegistered,
+  SoftTimeLimitExceeded,
+  TaskRevokedError,
+  TimeLimitExceeded,
+  toError,
+} from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import type { StartAwareJob } from './child-pool.js';
 import { InlinePool } from './inline.js';
-import { failureOf, terminatedOutcome, timeLimitOutcome, toPoolOutcome, workerLostOutcome } from './outcome.js';
+import {
+  failureOf,
+  terminatedOutcome,
+  timeLimitOutcome,
+  toPoolOutcome,
+  workerLostOutcome,
+} from './outcome.js';
 import type { Pool, PoolJob, PoolOutcome } from './types.js';
 
 /** Options of the event-loop pools. */
@@ -91,10 +104,15 @@ export class EventLoopPool implements Pool {
     running.terminated = true;
     running.controller.abort(new TaskRevokedError('terminated'));
     running.timers.push(
-      setTimeout(() => {
-        this.#o.logger.warning(`Terminating ${label(running.job)}: still running ${graceMs} ms after its signal was aborted; abandoning it`);
-        running.end(terminatedOutcome(runtimeOf(running)));
-      }, Math.max(0, graceMs)),
+      setTimeout(
+        () => {
+          this.#o.logger.warning(
+            `Terminating ${label(running.job)}: still running ${graceMs} ms after its signal was aborted; abandoning it`,
+          );
+          running.end(terminatedOutcome(runtimeOf(running)));
+        },
+        Math.max(0, graceMs),
+      ),
     );
   }
 
@@ -112,7 +130,8 @@ export class EventLoopPool implements Pool {
       ]);
       clearTimeout(timer);
     }
-    for (const queued of this.#queued.values()) queued.cancel(workerLostOutcome('the pool was closed before the task started', 0));
+    for (const queued of this.#queued.values())
+      queued.cancel(workerLostOutcome('the pool was closed before the task started', 0));
     for (const running of this.#running) {
       running.controller.abort(new Error('worker shutting down'));
       running.end(workerLostOutcome('the pool was closed while the task ran', runtimeOf(running)));
@@ -136,18 +155,26 @@ export class EventLoopPool implements Pool {
           running.ended = true;
           for (const timer of running.timers) clearTimeout(timer);
           this.#running.delete(running);
-          resolve(running.terminated && outcome.kind === 'failure' ? { ...outcome, cause: 'terminated' } : outcome);
+          resolve(
+            running.terminated && outcome.kind === 'failure'
+              ? { ...outcome, cause: 'terminated' }
+              : outcome,
+          );
         },
       };
       this.#running.add(running);
       const { softTimeLimit: soft, hardTimeLimit: hard } = job;
       if (soft !== null && soft > 0) {
-        running.timers.push(setTimeout(() => running.controller.abort(new SoftTimeLimitExceeded(soft)), soft * 1000));
+        running.timers.push(
+          setTimeout(() => running.controller.abort(new SoftTimeLimitExceeded(soft)), soft * 1000),
+        );
       }
       if (hard !== null && hard > 0) {
         running.timers.push(
           setTimeout(() => {
-            logger.error(`Hard time limit (${hard}s) exceeded for ${label(job)}; its promise is abandoned`);
+            logger.error(
+              `Hard time limit (${hard}s) exceeded for ${label(job)}; its promise is abandoned`,
+            );
             running.controller.abort(new TimeLimitExceeded(hard));
             running.end(timeLimitOutcome(hard, runtimeOf(running)));
           }, hard * 1000),
@@ -161,7 +188,9 @@ export class EventLoopPool implements Pool {
       trace(def, job.request, {
         signal: running.controller.signal,
         updateState: (state, meta) =>
-          running.ended ? Promise.reject(new Error('updateState() was called after the task ended')) : job.onState(state, meta),
+          running.ended
+            ? Promise.reject(new Error('updateState() was called after the task ended'))
+            : job.onState(state, meta),
         warn: (text, error) => logger.warning(`${text} for ${label(job)}`, error),
         now: () => app.now(),
       }).then(

@@ -52,10 +52,14 @@ export interface WireError {
 
 /** True for values shaped like a message from a child (the boundary check). */
 export function isFromChild(value: unknown): value is FromChild {
-  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string'
+  );
 }
 
 /** True for values shaped like a message from the parent. */
 export function isToChild(value: unknown): value is ToChild {
-  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string'
+  );
 }

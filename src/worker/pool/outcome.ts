@@ -6,7 +6,12 @@
 import { constants } from 'node:os';
 import type { Outcome } from '../../app/trace.js';
 import { tracebackOf } from '../../app/trace.js';
-import { TaskRevokedError, TimeLimitExceeded, WorkerLostError, type RetryRequest } from '../../errors.js';
+import {
+  TaskRevokedError,
+  TimeLimitExceeded,
+  WorkerLostError,
+  type RetryRequest,
+} from '../../errors.js';
 import { errorFromExceptionInfo, exceptionInfoFromError } from '../../protocol/exception.js';
 import type { ExceptionInfo } from '../../protocol/types.js';
 import type { WireError } from './messages.js';
@@ -74,7 +79,12 @@ export function fromPoolOutcome(outcome: PoolOutcome, taskId: string): Outcome {
 
 /** A failure as plain data; `cause` when the pool ended the job itself (time limit, lost worker, terminate). */
 export function failureOf(error: Error, runtime: number, cause?: PoolCause): PoolOutcome {
-  const outcome: PoolOutcome = { kind: 'failure', error: infoOf(error), traceback: tracebackOf(error), runtime };
+  const outcome: PoolOutcome = {
+    kind: 'failure',
+    error: infoOf(error),
+    traceback: tracebackOf(error),
+    runtime,
+  };
   if (cause) outcome.cause = cause;
   return outcome;
 }
@@ -86,7 +96,11 @@ export function timeLimitOutcome(seconds: number, runtime: number): PoolOutcome 
 
 /** The failure for a job whose process or thread died under it (Celery's WorkerLostError). */
 export function workerLostOutcome(detail: string, runtime: number): PoolOutcome {
-  return failureOf(new WorkerLostError(`Worker exited prematurely: ${detail}.`), runtime, 'worker-lost');
+  return failureOf(
+    new WorkerLostError(`Worker exited prematurely: ${detail}.`),
+    runtime,
+    'worker-lost',
+  );
 }
 
 /** The failure for a job stopped by `terminate()` (the executor stores REVOKED 'terminated'). */

@@ -9,7 +9,9 @@ import { isToChild, type FromChild } from './messages.js';
 
 const send = process.send?.bind(process);
 if (!send) {
-  process.stderr.write('process-child is started by the prefork pool (it needs an IPC channel); do not run it directly\n');
+  process.stderr.write(
+    'process-child is started by the prefork pool (it needs an IPC channel); do not run it directly\n',
+  );
   process.exit(2);
 }
 

@@ -53,7 +53,12 @@ export function createProcessPool(options: ProcessPoolOptions): ChildPool {
   });
 }
 
-function spawnProcess(entry: string, execArgv: string[], events: ChildEvents, logger: Logger): ChildHandle {
+function spawnProcess(
+  entry: string,
+  execArgv: string[],
+  events: ChildEvents,
+  logger: Logger,
+): ChildHandle {
   // JSON channel; messages that are not plain JSON are cloned inside it (see ipc-codec.ts).
   const child = fork(entry, [], { execArgv, serialization: 'json', stdio: 'inherit' });
   let gone = false;
@@ -80,7 +85,10 @@ function spawnProcess(entry: string, execArgv: string[], events: ChildEvents, lo
     send(message) {
       if (gone || !child.connected) return;
       child.send(packMessage(message), (error) => {
-        if (error) logger.debug(`prefork child ${child.pid ?? '?'}: message not delivered: ${error.message}`);
+        if (error)
+          logger.debug(
+            `prefork child ${child.pid ?? '?'}: message not delivered: ${error.message}`,
+          );
       });
     },
     kill() {

@@ -44,7 +44,12 @@ export function createThreadPool(options: ThreadPoolOptions): ChildPool {
   });
 }
 
-function spawnThread(entry: string, tsx: string | null, events: ChildEvents, logger: Logger): ChildHandle {
+function spawnThread(
+  entry: string,
+  tsx: string | null,
+  events: ChildEvents,
+  logger: Logger,
+): ChildHandle {
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsx } });
   let gone = false;
   worker.on('message', (message: unknown) => {
