@@ -61,6 +61,9 @@ export async function trace(
   try {
     if (def.hooks.beforeStart)
       await runHook(services, 'beforeStart', () => def.hooks.beforeStart?.(ctx));
+    // Aborted before the body could listen (a terminate that arrived with the run, a soft
+    // limit shorter than the hooks): the body would never hear of it, so it does not start.
+    services.signal.throwIfAborted();
     const value: unknown = await def.invoke(ctx, args);
     const outcome: Outcome = { kind: 'success', value, runtime: runtime() };
     await runHook(services, 'onSuccess', () => def.hooks.onSuccess?.(value, ctx));
