@@ -14,7 +14,7 @@ import { CliExit, reasonOf } from './output.js';
 /** Builds the program (exported for tests). */
 export function buildProgram(): Command<
   [],
-  { app?: string; broker?: string; resultBackend?: string }
+  { app?: string; broker?: string; resultBackend?: string; color?: boolean }
 > {
   const program = new Command()
     .name('celeriac')
@@ -29,6 +29,9 @@ export function buildProgram(): Command<
       '--result-backend <url>',
       'result backend URL (overrides the app and CELERY_RESULT_BACKEND)',
     )
+    // Read from argv by colors.ts before any output; declared here for --help and parsing.
+    .option('--color', 'colour the output even when it is not a terminal')
+    .option('--no-color', 'never colour the output')
     .showHelpAfterError()
     .exitOverride();
   registerWorker(program);

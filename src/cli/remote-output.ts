@@ -7,7 +7,7 @@
  *
  *   1 node online.
  */
-import pc from 'picocolors';
+import { pc } from './colors.js';
 import { Celery } from '../app/celery.js';
 import { pyRepr } from '../protocol/repr.js';
 import { pyDumps } from '../serialization/json.js';

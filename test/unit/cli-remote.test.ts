@@ -8,6 +8,7 @@ import { COMMANDS, compileArguments, findCommand } from '../../src/control/comma
 import { ClusterState } from '../../src/events/state.js';
 import { decodeEvent } from '../../src/protocol/event.js';
 import { fit, renderMonitor } from '../../src/cli/monitor/view.js';
+import { colorsWanted } from '../../src/cli/colors.js';
 import {
   destinationList,
   indent,
@@ -238,5 +239,17 @@ void describe('the monitor screen', () => {
     assert.equal(fit('abcdef', 4), 'abc…');
     assert.equal(fit('ab', 4), 'ab  ');
     assert.equal(fit('a\nb', 3), 'a b');
+  });
+});
+
+void describe('CLI colours', () => {
+  void test('on for a terminal only; NO_COLOR/--no-color off, FORCE_COLOR/--color on; CI alone changes nothing', () => {
+    assert.equal(colorsWanted({ CI: 'true' }, [], false), false, 'CI into a pipe: no escape codes');
+    assert.equal(colorsWanted({}, [], true), true);
+    assert.equal(colorsWanted({ TERM: 'dumb' }, [], true), false);
+    assert.equal(colorsWanted({ NO_COLOR: '' }, [], true), false);
+    assert.equal(colorsWanted({}, ['--no-color'], true), false);
+    assert.equal(colorsWanted({ FORCE_COLOR: '1' }, [], false), true);
+    assert.equal(colorsWanted({}, ['--color'], false), true);
   });
 });

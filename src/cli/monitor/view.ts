@@ -4,7 +4,7 @@
  * selected one highlighted), the selected task's details, the workers, and a footer with the
  * keys, a prompt or the last message.
  */
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { isAlive, type ClusterState, type TaskInfo, type WorkerInfo } from '../../events/state.js';
 
 /** What the screen shows. */
