@@ -72,19 +72,19 @@ export class Executor {
       message = decodeTaskMessage(delivery.message, this.#d.accept);
     } catch (error) {
       const err = toError(error);
+      await deadLetter(app, delivery, err.message);
       logger.error(
         err instanceof ContentDisallowedError
           ? `${err.message}. The message was moved to the dead-letter queue '${dlq}'.`
           : `Received an invalid task message (${err.message}). It was moved to the dead-letter queue '${dlq}'.`,
       );
-      await deadLetter(app, delivery, err.message);
       return;
     }
     const label = `${message.shadow ?? message.task}[${message.id}]`;
     if (delivery.deliveryCount >= app.conf.taskMaxRedeliveries) {
       const reason = `delivered ${delivery.deliveryCount + 1} times without completing (taskMaxRedeliveries is ${app.conf.taskMaxRedeliveries})`;
-      logger.error(`Task ${label} was ${reason}; moved to the dead-letter queue '${dlq}'.`);
       await deadLetter(app, delivery, reason);
+      logger.error(`Task ${label} was ${reason}; moved to the dead-letter queue '${dlq}'.`);
       return;
     }
     const def = app.tasks.get(message.task);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { Celery, RemoteTaskError } from '../../src/index.js';
 import { ROOT, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-helpers.js';
 
@@ -14,6 +14,8 @@ const RUNTIME = resolve(ROOT, 'test/fixtures/apps/runtime.ts');
 export interface Broker {
   name: string;
   url(dir: string): Promise<string>;
+  /** Environment for every worker (the runtime app reads VISIBILITY_TIMEOUT). */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface RunRecord {
@@ -50,10 +52,20 @@ export function runtimeSuite(broker: Broker): void {
 
     before(async () => {
       url = await broker.url(box.dir);
-      env = { ...box.env, CELERY_BROKER_URL: url, CELERY_RESULT_BACKEND: url, RUN_LOG: runLog };
+      env = {
+        ...box.env,
+        ...broker.env,
+        CELERY_BROKER_URL: url,
+        CELERY_RESULT_BACKEND: url,
+        RUN_LOG: runLog,
+      };
       client = new Celery('client', { broker: url, backend: url });
       const transport = await client.connection();
       await transport.purge('celery');
+    });
+    // A test that failed half way must not leave its worker consuming the next test's tasks.
+    afterEach(async () => {
+      await Promise.all(workers.splice(0).map((w) => w.stop('SIGKILL')));
     });
     after(async () => {
       await Promise.all(workers.map((w) => w.stop('SIGKILL')));
