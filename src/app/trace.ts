@@ -35,6 +35,8 @@ export type Outcome =
 /** Services a run needs from its caller. */
 export interface TraceServices {
   signal: AbortSignal;
+  /** Whether the signal is aborted, without building a lazily made signal (see LazyAbort). */
+  isAborted?: () => boolean;
   updateState(state: string, meta: unknown): Promise<void>;
   /** Logs a problem in a hook (hooks never change the outcome). */
   warn(message: string, error: unknown): void;
@@ -63,7 +65,8 @@ export async function trace(
       await runHook(services, 'beforeStart', () => def.hooks.beforeStart?.(ctx));
     // Aborted before the body could listen (a terminate that arrived with the run, a soft
     // limit shorter than the hooks): the body would never hear of it, so it does not start.
-    services.signal.throwIfAborted();
+    if (services.isAborted ? services.isAborted() : services.signal.aborted)
+      throw services.signal.reason;
     const value: unknown = await def.invoke(ctx, args);
     const outcome: Outcome = { kind: 'success', value, runtime: runtime() };
     await runHook(services, 'onSuccess', () => def.hooks.onSuccess?.(value, ctx));
@@ -171,7 +174,9 @@ export function createContext(
   return {
     name: def.name,
     request,
-    signal: services.signal,
+    get signal() {
+      return services.signal;
+    },
     retry(options: RetryRequest = {}): never {
       const max = options.maxRetries === undefined ? def.options.maxRetries : options.maxRetries;
       if (max !== null && request.retries >= max) {

@@ -14,6 +14,7 @@ import { decodeTaskMessage } from '../protocol/task-message.js';
 import type { TaskMessage } from '../protocol/types.js';
 import type { AcceptList } from '../serialization/index.js';
 import type { Delivery, Transport } from '../transport/types.js';
+import { LazyAbort } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import { deadLetter } from './dead-letter.js';
 import { afterFinalState, sendErrbacks, sendRetry, sendSuccessFollowups } from './followups.js';
@@ -118,7 +119,7 @@ export class Executor {
       await delivery.defer(message.eta);
       return;
     }
-    logger.info(`Task ${label} received`);
+    if (logger.isEnabled('INFO')) logger.info(`Task ${label} received`);
     this.#d.events.received(message);
     const held: HeldTask = {
       message,
@@ -127,7 +128,7 @@ export class Executor {
       startedAt: null,
       acknowledged: false,
       workerPid: null,
-      abort: new AbortController(),
+      abort: new LazyAbort(),
     };
     state.held.set(message.id, held);
     try {
@@ -143,14 +144,13 @@ export class Executor {
     const acksLate = def.options.acksLate ?? app.conf.taskAcksLate;
     const request = taskRequest(message, delivery, this.#d.hostname);
     const limits = state.timeLimits.get(def.name);
-    await state.rateLimits.acquire(
-      def.name,
-      def.options.rateLimit ?? app.conf.taskDefaultRateLimit,
-      held.abort.signal,
-    );
+    // No await (no promise, no tick) for a task without a rate limit: the common case.
+    const rate = def.options.rateLimit ?? app.conf.taskDefaultRateLimit;
+    if (state.rateLimits.limited(def.name, rate))
+      await state.rateLimits.acquire(def.name, rate, held.abort.signal);
     const result = await this.#d.slots.run(async () => {
       // A slot is free: the task starts now, unless the worker is stopping or it was revoked.
-      if (held.abort.signal.aborted || state.revoked.has(message.id)) return 'skipped' as const;
+      if (held.abort.aborted || state.revoked.has(message.id)) return 'skipped' as const;
       held.startedAt = app.now();
       if (!acksLate) {
         await delivery.ack();
@@ -199,7 +199,7 @@ export class Executor {
   ): Promise<void> {
     const { app, logger, state, events } = this.#d;
     const { message, delivery } = held;
-    if (held.acknowledged && acksLate && held.abort.signal.aborted) {
+    if (held.acknowledged && acksLate && held.abort.aborted) {
       // The worker stopped and already handed this message back; the pool's outcome is moot.
       return;
     }
@@ -226,14 +226,20 @@ export class Executor {
       message.ignoreResult || (def.options.ignoreResult ?? app.conf.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
-        const children = await sendSuccessFollowups(app, message, outcome.value);
+        // A plain task (no callbacks, chain or chord) skips the follow-up steps entirely.
+        const embed = message.embed;
+        const children =
+          embed.callbacks || embed.chain
+            ? await sendSuccessFollowups(app, message, outcome.value)
+            : [];
         const meta = ignoreResult
           ? null
           : await this.#meta.success(message, outcome.value, children, delivery);
-        await afterFinalState(app, this.#d.backend, message, meta, outcome.value);
-        logger.info(
-          `Task ${label} succeeded in ${formatRuntime(outcome.runtime)}s: ${pyRepr(outcome.value)}`,
-        );
+        if (embed.chord) await afterFinalState(app, this.#d.backend, message, meta, outcome.value);
+        if (logger.isEnabled('INFO'))
+          logger.info(
+            `Task ${label} succeeded in ${formatRuntime(outcome.runtime)}s: ${pyRepr(outcome.value)}`,
+          );
         events.succeeded(message, outcome.value, outcome.runtime);
         break;
       }

@@ -48,6 +48,11 @@ export class RateLimiter {
     return configured === null ? null : parseRateLimit(configured);
   }
 
+  /** Whether a limit is in force for the task (acquire() is then needed). */
+  limited(taskName: string, configured: string | number | null): boolean {
+    return configured !== null || this.#overrides.has(taskName);
+  }
+
   /** Waits until the task may start under its limit. */
   async acquire(
     taskName: string,

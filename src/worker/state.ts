@@ -4,6 +4,7 @@
  */
 import type { TaskMessage } from '../protocol/types.js';
 import type { Delivery } from '../transport/types.js';
+import type { LazyAbort } from '../util/abort.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** A task the worker holds: received, maybe running. */
@@ -17,7 +18,8 @@ export interface HeldTask {
   workerPid: number | null;
   /** The signal a revoke --terminate asked for (reported in the task-revoked event). */
   terminateSignal?: number | undefined;
-  readonly abort: AbortController;
+  /** Aborted when the worker stops before the task ends (or starts). */
+  readonly abort: LazyAbort;
 }
 
 /** Bounded set of revoked ids with expiry (Celery's LimitedSet: 50,000 ids, 3 hours). */

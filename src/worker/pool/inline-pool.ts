@@ -18,6 +18,7 @@ import {
   TimeLimitExceeded,
   toError,
 } from '../../errors.js';
+import { LazyAbort } from '../../util/abort.js';
 import type { Logger } from '../../util/logger.js';
 import type { StartAwareJob } from './child-pool.js';
 import { InlinePool } from './inline.js';
@@ -43,7 +44,7 @@ export interface EventLoopPoolOptions {
 
 interface Running {
   job: PoolJob;
-  controller: AbortController;
+  controller: LazyAbort;
   startedAt: number;
   /** Ends the job now with this outcome (its promise is abandoned). */
   end(outcome: PoolOutcome): void;
@@ -145,7 +146,7 @@ export class EventLoopPool implements Pool {
     return new Promise<PoolOutcome>((resolve) => {
       const running: Running = {
         job,
-        controller: new AbortController(),
+        controller: new LazyAbort(),
         startedAt: performance.now(),
         ended: false,
         terminated: false,
@@ -186,7 +187,11 @@ export class EventLoopPool implements Pool {
         logger.warning(`onStart failed for ${label(job)}`, error);
       }
       trace(def, job.request, {
-        signal: running.controller.signal,
+        // The signal is built only when the task (or its context) asks for it.
+        get signal() {
+          return running.controller.signal;
+        },
+        isAborted: () => running.controller.aborted,
         updateState: (state, meta) =>
           running.ended
             ? Promise.reject(new Error('updateState() was called after the task ended'))
