@@ -40,6 +40,13 @@ function isBusy(error: unknown): boolean {
   );
 }
 
+/** A store() waiting for the transaction of its turn. */
+interface PendingStore {
+  row: { id: string; status: string; meta: Buffer; expires: number | null };
+  resolve(): void;
+  reject(error: Error): void;
+}
+
 /** Above this many watched tasks, a wake-up scans all changes instead of looking each one up. */
 const LOOKUP_LIMIT = 64;
 const CLEANUP_EVERY_MS = 60_000;
@@ -61,6 +68,8 @@ export class SqliteBackend implements ResultBackend {
   private dirty = false;
   private checkQueued = false;
   private lastCleanup = 0;
+  /** Stores waiting for this turn's transaction (see store()). */
+  private pendingStores: PendingStore[] = [];
 
   constructor(
     /** Absolute path of the database file. */
@@ -115,20 +124,44 @@ export class SqliteBackend implements ResultBackend {
     return db.transaction(() => fn(s)).immediate();
   }
 
-  async store(meta: TaskMeta, options?: StoreOptions): Promise<void> {
-    const bytes = encodeMeta(meta);
-    const expires = this.expiresAt(options);
-    const now = this.now();
-    this.write((s) =>
-      s.store.run({
+  /**
+   * Stores a meta. The stores of one turn of the event loop share one transaction (one commit
+   * instead of one per result: the largest cost of a result on this backend); each caller's
+   * promise settles once its row is committed.
+   */
+  store(meta: TaskMeta, options?: StoreOptions): Promise<void> {
+    let row: PendingStore['row'];
+    try {
+      this.open();
+      row = {
         id: meta.taskId,
         status: meta.status,
-        meta: bytes,
-        expires,
-        seq: s.nextSeq.get() ?? 0,
-        now,
-      }),
-    );
+        meta: encodeMeta(meta),
+        expires: this.expiresAt(options),
+      };
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return new Promise((resolve, reject) => {
+      this.pendingStores.push({ row, resolve, reject });
+      if (this.pendingStores.length === 1) setImmediate(() => this.flushStores());
+    });
+  }
+
+  private flushStores(): void {
+    const batch = this.pendingStores;
+    this.pendingStores = [];
+    if (batch.length === 0) return;
+    const now = this.now();
+    try {
+      this.write((s) => {
+        for (const { row } of batch) s.store.run({ ...row, seq: s.nextSeq.get() ?? 0, now });
+      });
+    } catch (error) {
+      for (const p of batch) p.reject(error as Error);
+      return;
+    }
+    for (const p of batch) p.resolve();
     this.dirty = true;
     this.queueCheck();
     if (now - this.lastCleanup > CLEANUP_EVERY_MS) this.cleanup();
@@ -299,6 +332,7 @@ export class SqliteBackend implements ResultBackend {
   /** Releases waiters with a ClosedError, stops the watch, closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushStores();
     this.closed = true;
     this.waiters.close(new ClosedError(`The SQLite result backend ${this.displayUrl}`));
     this.stopFeed();
