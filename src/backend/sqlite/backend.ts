@@ -140,7 +140,7 @@ export class SqliteBackend implements ResultBackend {
         expires: this.expiresAt(options),
       };
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
       this.pendingStores.push({ row, resolve, reject });
