@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Celery } from '../../src/index.js';
 import { ROOT, sandbox, startWorker } from '../e2e/cli-helpers.js';
+import { startRedis } from '../support/servers.js';
 
 const appSource = (version: string): string => `
 import { Celery } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/index.ts')).href)};
@@ -16,52 +17,69 @@ export const app = new Celery('reload');
 export const version = app.task(() => ${JSON.stringify(version)}, { name: 'reload.version' });
 `;
 
-describe('SIGHUP', () => {
-  const box = sandbox();
-  const pidfile = join(box.dir, 'worker.pid');
-  const module = join(box.dir, 'reload-app.mts');
-  after(() => {
-    try {
-      process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    box.cleanup();
-  });
+interface Store {
+  name: string;
+  /** The broker and backend URL; `box` is the sandbox (its env points at an SQLite file). */
+  url(box: ReturnType<typeof sandbox>): Promise<string>;
+}
 
-  test('reloads changed task code and loses no queued task', async () => {
-    writeFileSync(module, appSource('v1'));
-    const url = box.env.CELERY_BROKER_URL!;
-    const client = new Celery('client', { broker: url, backend: url });
-    const worker = await startWorker(box.env, ['-c', '2', '--pidfile', pidfile], module);
-    try {
-      assert.equal(await (await client.sendTask('reload.version')).get({ timeout: 15 }), 'v1');
-      const firstPid = Number(readFileSync(pidfile, 'utf8'));
-      writeFileSync(module, appSource('v2'));
-      process.kill(firstPid, 'SIGHUP');
-      const queued = await Promise.all(
-        Array.from({ length: 5 }, () => client.sendTask('reload.version')),
-      );
-      await worker.waitFor(/Restarting worker with fresh code/);
-      const values = await Promise.all(queued.map((r) => r.get({ timeout: 30 })));
-      assert.deepEqual(values, ['v2', 'v2', 'v2', 'v2', 'v2']);
-      const secondPid = Number(readFileSync(pidfile, 'utf8'));
-      assert.notEqual(secondPid, firstPid, 'a new process runs the fresh code');
-      process.kill(secondPid, 'SIGTERM');
-      const deadline = Date.now() + 20_000;
-      while (isAlive(secondPid)) {
-        if (Date.now() > deadline) throw new Error('the restarted worker did not stop on SIGTERM');
-        await new Promise((r) => setTimeout(r, 50));
+const stores: Store[] = [{ name: 'sqlite', url: async (box) => box.env.CELERY_BROKER_URL! }];
+// On the test command's shared Redis (db 9) when there is one; CI always has it.
+if (process.env.CELERIAC_TEST_REDIS_URL)
+  stores.push({ name: 'redis', url: async () => (await startRedis({ db: 9, flush: true })).url });
+
+for (const store of stores) reloadSuite(store);
+
+function reloadSuite(store: Store): void {
+  describe(`SIGHUP on ${store.name}`, () => {
+    const box = sandbox();
+    const pidfile = join(box.dir, 'worker.pid');
+    const module = join(box.dir, 'reload-app.mts');
+    after(() => {
+      try {
+        process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGKILL');
+      } catch {
+        /* already gone */
       }
-      assert.match(
-        worker.output(),
-        /Restarting worker with fresh code[\s\S]*ready\.[\s\S]*Warm shutdown/,
-      );
-    } finally {
-      await client.close();
-    }
+      box.cleanup();
+    });
+
+    test('reloads changed task code and loses no queued task', async () => {
+      writeFileSync(module, appSource('v1'));
+      const url = await store.url(box);
+      const env = { ...box.env, CELERY_BROKER_URL: url, CELERY_RESULT_BACKEND: url };
+      const client = new Celery('client', { broker: url, backend: url });
+      const worker = await startWorker(env, ['-c', '2', '--pidfile', pidfile], module);
+      try {
+        assert.equal(await (await client.sendTask('reload.version')).get({ timeout: 15 }), 'v1');
+        const firstPid = Number(readFileSync(pidfile, 'utf8'));
+        writeFileSync(module, appSource('v2'));
+        process.kill(firstPid, 'SIGHUP');
+        const queued = await Promise.all(
+          Array.from({ length: 5 }, () => client.sendTask('reload.version')),
+        );
+        await worker.waitFor(/Restarting worker with fresh code/);
+        const values = await Promise.all(queued.map((r) => r.get({ timeout: 30 })));
+        assert.deepEqual(values, ['v2', 'v2', 'v2', 'v2', 'v2']);
+        const secondPid = Number(readFileSync(pidfile, 'utf8'));
+        assert.notEqual(secondPid, firstPid, 'a new process runs the fresh code');
+        process.kill(secondPid, 'SIGTERM');
+        const deadline = Date.now() + 20_000;
+        while (isAlive(secondPid)) {
+          if (Date.now() > deadline)
+            throw new Error('the restarted worker did not stop on SIGTERM');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.match(
+          worker.output(),
+          /Restarting worker with fresh code[\s\S]*ready\.[\s\S]*Warm shutdown/,
+        );
+      } finally {
+        await client.close();
+      }
+    });
   });
-});
+}
 
 function isAlive(pid: number): boolean {
   try {
