@@ -6,6 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { needsTypeScriptLoader } from '../../util/typescript.js';
 import type { Logger } from '../../util/logger.js';
 import { ChildPool, type ChildEvents, type ChildHandle } from './child-pool.js';
 import { packMessage, unpackMessage } from './ipc-codec.js';
@@ -38,7 +39,8 @@ export interface ProcessPoolOptions extends ChildPoolSettings {
 /** Creates the prefork pool. Call `start()` before use (it waits until every child loaded the app). */
 export function createProcessPool(options: ProcessPoolOptions): ChildPool {
   const entry = fileURLToPath(childEntry('process-child'));
-  const execArgv = [...tsxImport(), ...(options.execArgv ?? [])];
+  const loader = needsTypeScriptLoader(options.appSpec) ? tsxImport() : [];
+  const execArgv = [...loader, ...(options.execArgv ?? [])];
   return new ChildPool({
     name: 'prefork',
     processes: true,

@@ -6,6 +6,7 @@
  * still ends at its limit and a fresh thread takes the slot; use prefork for strict limits.
  */
 import { Worker } from 'node:worker_threads';
+import { needsTypeScriptLoader } from '../../util/typescript.js';
 import type { Logger } from '../../util/logger.js';
 import { ChildPool, type ChildEvents, type ChildHandle } from './child-pool.js';
 import { isFromChild } from './messages.js';
@@ -40,7 +41,13 @@ export function createThreadPool(options: ThreadPoolOptions): ChildPool {
     maxMemoryPerChild: options.maxMemoryPerChild ?? null,
     startTimeoutMs: options.startTimeoutMs ?? 60_000,
     logger: options.logger,
-    spawn: (events) => spawnThread(entry, tsxApi(), events, options.logger),
+    spawn: (events) =>
+      spawnThread(
+        entry,
+        needsTypeScriptLoader(options.appSpec) ? tsxApi() : null,
+        events,
+        options.logger,
+      ),
   });
 }
 
