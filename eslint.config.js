@@ -5,6 +5,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'bench/.build/**',
       'node_modules/**',
       'test/fixtures/**',
       'test/types/*.fail.ts',

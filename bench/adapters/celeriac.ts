@@ -4,12 +4,49 @@
  * `node bin/celeriac.js -A bench/workers/celeriac-app.ts worker -c N -l warning`; the producer
  * is the app's own `add.delay()` / `AsyncResult.get()`.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalProducer, type Client } from '../lib/producer.js';
 import type { LoopOptions, Producer, SystemAdapter, Target, WorkerSpec } from '../lib/types.js';
 import { BENCH_DIR, ROOT, packageVersion, projectVersion, workerEnv } from './common.js';
 
 const QUEUE = 'celery';
+
+/**
+ * The worker runs the compiled package with a JavaScript app, as a deployment does (no
+ * TypeScript loader in the process: tsx costs ~40 MB and most of a second per process).
+ * BENCH_CELERIAC_SOURCE=1 runs the sources through tsx instead, as `npx celeriac -A tasks.ts`.
+ */
+const FROM_SOURCE = process.env.BENCH_CELERIAC_SOURCE === '1';
+const BUILD_DIR = join(BENCH_DIR, '.build', 'dist');
+let built: { error: string | undefined } | undefined;
+
+/** Compiles src/ into bench/.build/dist once per run; the reason when it fails. */
+function buildOnce(): string | undefined {
+  if (FROM_SOURCE) return undefined;
+  if (!built) {
+    try {
+      execFileSync(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+          '-p',
+          join(ROOT, 'tsconfig.build.json'),
+          '--outDir',
+          BUILD_DIR,
+        ],
+        { cwd: ROOT, stdio: 'pipe' },
+      );
+      built = { error: undefined };
+    } catch (e) {
+      const out = (e as { stdout?: Buffer }).stdout?.toString() ?? '';
+      built = {
+        error: `the build failed (tsc -p tsconfig.build.json): ${out.split('\n')[0] ?? ''}`,
+      };
+    }
+  }
+  return built.error;
+}
 const PROBE_TIMEOUT_MS = 30_000;
 
 type Store = 'redis' | 'sqlite';
@@ -90,22 +127,23 @@ function makeAdapter(store: Store): SystemAdapter {
     store,
     defaultConcurrency: 100,
     describe: (t) =>
-      `celeriac ${projectVersion()} (this tree), ${store === 'redis' ? 'Redis broker + Redis results' : 'embedded SQLite broker + results (WAL file)'}, CLI worker -c ${t.concurrency}`,
+      `celeriac ${projectVersion()} (this tree, ${FROM_SOURCE ? 'sources through tsx' : 'compiled, JavaScript app'}), ${store === 'redis' ? 'Redis broker + Redis results' : 'embedded SQLite broker + results (WAL file)'}, CLI worker -c ${t.concurrency}`,
     enqueueModes: ['one', 'concurrent'],
     drainEnqueueMode: 'concurrent',
     endToEndMode: 'concurrent',
-    unavailable: (target) => probe(store, target),
+    unavailable: async (target) => buildOnce() ?? (await probe(store, target)),
     versions: async () => ({
       celeriac: projectVersion(),
       ...(store === 'redis' ? { ioredis: packageVersion('ioredis') } : {}),
     }),
     workerSpec(target: Target, index: number): WorkerSpec {
+      const entry = FROM_SOURCE
+        ? [join(ROOT, 'bin', 'celeriac.js'), '-A', join(BENCH_DIR, 'workers', 'celeriac-app.ts')]
+        : [join(BUILD_DIR, 'cli', 'main.js'), '-A', join(BENCH_DIR, 'workers', 'celeriac-app.mjs')];
       return {
         cmd: process.execPath,
         args: [
-          join(ROOT, 'bin', 'celeriac.js'),
-          '-A',
-          join(BENCH_DIR, 'workers', 'celeriac-app.ts'),
+          ...entry,
           'worker',
           '-c',
           String(target.concurrency),
@@ -118,7 +156,7 @@ function makeAdapter(store: Store): SystemAdapter {
         env: {
           ...workerEnv(target, QUEUE),
           BENCH_BROKER_URL: brokerUrl(store, target),
-          CELERIAC_FROM_SOURCE: '1',
+          ...(FROM_SOURCE ? { CELERIAC_FROM_SOURCE: '1' } : {}),
         },
       };
     },
