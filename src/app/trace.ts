@@ -55,7 +55,9 @@ export async function trace(
   const ctx = createContext(def, request, services);
   let args: unknown[];
   try {
-    args = await prepareArgs(def, request);
+    // No promise for the common case (no schema): validation is the only async part.
+    const prepared = prepareArgs(def, request);
+    args = Array.isArray(prepared) ? prepared : await prepared;
   } catch (error) {
     const err = toError(error);
     return { kind: 'failure', error: err, traceback: tracebackOf(err), runtime: runtime() };
@@ -67,10 +69,14 @@ export async function trace(
     // limit shorter than the hooks): the body would never hear of it, so it does not start.
     if (services.isAborted ? services.isAborted() : services.signal.aborted)
       throw services.signal.reason;
-    const value: unknown = await def.invoke(ctx, args);
+    const returned: unknown = def.invoke(ctx, args);
+    // A synchronous body's value needs no extra microtask; a promise (or thenable) is awaited.
+    const value: unknown = isThenable(returned) ? await returned : returned;
     const outcome: Outcome = { kind: 'success', value, runtime: runtime() };
-    await runHook(services, 'onSuccess', () => def.hooks.onSuccess?.(value, ctx));
-    await runHook(services, 'afterReturn', () => def.hooks.afterReturn?.('SUCCESS', value, ctx));
+    if (def.hooks.onSuccess)
+      await runHook(services, 'onSuccess', () => def.hooks.onSuccess?.(value, ctx));
+    if (def.hooks.afterReturn)
+      await runHook(services, 'afterReturn', () => def.hooks.afterReturn?.('SUCCESS', value, ctx));
     return outcome;
   } catch (thrown) {
     const outcome = classify(def, request, thrown, services, runtime());
@@ -90,13 +96,18 @@ export async function trace(
   }
 }
 
-/** Binds kwargs, checks arity, and validates through the task's schema. */
-async function prepareArgs(def: TaskDefinition, request: TaskRequest): Promise<unknown[]> {
-  let args =
+/** Binds kwargs, checks arity, and validates through the task's schema (async only then). */
+function prepareArgs(def: TaskDefinition, request: TaskRequest): unknown[] | Promise<unknown[]> {
+  const args =
     def.options.kwargsTo === 'context'
       ? request.args
       : bindKwargs(def.name, request.args, request.kwargs, def.params);
   if (def.options.typing) checkArity(def.name, args, def.params);
+  return def.schema ? validateArgs(def, args) : args;
+}
+
+async function validateArgs(def: TaskDefinition, input: unknown[]): Promise<unknown[]> {
+  let args = input;
   if (def.schema) {
     const result = await def.schema['~standard'].validate(args);
     if (result.issues) {
@@ -205,4 +216,12 @@ async function runHook(services: TraceServices, name: string, hook: () => unknow
 /** The traceback text stored with a failure: the JS stack. */
 export function tracebackOf(error: Error): string {
   return error.stack ?? `${error.name}: ${error.message}`;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

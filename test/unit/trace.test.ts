@@ -18,7 +18,9 @@ void describe('trace', () => {
       { name: 't.body' },
     );
     const controller = new AbortController();
-    // A terminate that arrives together with the run: aborted while the arguments are bound.
+    // A terminate that arrived with the run (or while an async schema validated the arguments):
+    // the signal is aborted before the body could listen.
+    controller.abort(new TaskRevokedError('terminated'));
     const services = {
       signal: controller.signal,
       updateState: async () => {},
@@ -26,7 +28,6 @@ void describe('trace', () => {
       now: () => Date.now(),
     };
     const running = trace(app.tasks.get('t.body')!, request('t.body', []), services);
-    controller.abort(new TaskRevokedError('terminated'));
     const outcome = await running;
     assert.equal(ran, 0, 'the body did not run');
     assert.equal(outcome.kind, 'failure');
