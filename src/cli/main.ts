@@ -47,6 +47,13 @@ export function buildProgram(): Command<
 
 /** Runs the CLI and exits with Celery-like codes: 0 success, 1 failure, 2 usage error. */
 export async function main(argv = process.argv): Promise<void> {
+  // `celeriac inspect ... | head`: the reader went away; stop quietly, as a shell tool does.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {

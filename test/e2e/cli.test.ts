@@ -3,10 +3,11 @@
  * another, on the embedded SQLite default. Real processes, real signals.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { run, sandbox, startWorker, TASKS } from './cli-helpers.js';
+import { BIN, run, sandbox, startWorker, TASKS } from './cli-helpers.js';
 
 describe('celeriac CLI on the embedded default', () => {
   const box = sandbox();
@@ -139,6 +140,35 @@ describe('celeriac CLI: bad input gets a clear one-line reason', () => {
       const r = await run([cmd, '--help'], { env: box.env });
       assert.equal(r.code, 0);
       assert.match(r.stdout, new RegExp(`Usage: celeriac ${cmd}`));
+    }
+  });
+});
+
+describe('celeriac CLI in a pipe', () => {
+  const box = sandbox();
+  after(() => box.cleanup());
+
+  test('a reader that goes away (| head -1) ends the command quietly with exit 0', async () => {
+    const worker = await startWorker(box.env, ['-c', '1', '-E']);
+    try {
+      // events --dump prints the worker's heartbeats (every 2 s) until stopped.
+      const child = spawn(process.execPath, [BIN, '-A', TASKS, 'events', '--dump'], {
+        env: box.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      // Read the first line, then close the pipe, as `head -1` does.
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      assert.equal(code, 0, `exit ${code}: ${stderr}`);
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled|at /);
+    } finally {
+      await worker.stop('SIGTERM');
     }
   });
 });
