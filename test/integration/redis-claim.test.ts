@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { contractMessage } from '../../src/transport/transport.contract.js';
 import { createRedisTransport, type RedisTransport } from '../../src/transport/redis/index.js';
+import { claim, reclaim } from '../../src/transport/redis/claim.js';
+import { KeyLayout } from '../../src/transport/redis/keys.js';
 import { CLAIM } from '../../src/transport/redis/scripts.js';
 import type { Delivery } from '../../src/transport/types.js';
 import { startRedis, type RedisServer } from '../support/servers.js';
@@ -78,6 +80,49 @@ void describe('Redis claims', () => {
     assert.equal(await producer.size(queue), 0);
     raw.disconnect();
     await Promise.all([producer.close(), a.close(), b.close()]);
+  });
+
+  void test('a claim whose reply was lost: RECLAIM hands over exactly what it took, nothing for a claim that never ran', async () => {
+    const queue = `lost.${Date.now()}`;
+    const t = createRedisTransport(server.url);
+    await t.connect();
+    for (let i = 0; i < 3; i++)
+      await t.publish(contractMessage(`l${i}`), { exchange: '', routingKey: queue });
+    await t.close();
+    const raw = new Redis(server.url);
+    try {
+      const layout = new KeyLayout({ db: 0 });
+      const keys = [{ key: queue, queue }];
+      const who = { consumer: `c-${Date.now()}`, id: '7', ttl: 60 };
+      // The claim runs on the server; pretend its reply never reached the consumer.
+      const took = await claim(raw, layout, keys, 10, [], undefined, who);
+      assert.equal(took.length, 3);
+      await raw.zadd(layout.unackedIndex, 1, took[0]!.tag); // an old score: reclaim refreshes it
+      const back = await reclaim(raw, layout, keys, who);
+      assert.deepEqual(
+        back.map((c) => [c.raw, c.tag, c.source?.key, c.count]),
+        took.map((c) => [c.raw, c.tag, queue, 0]),
+        'the same envelopes, byte for byte, with their tags and source list',
+      );
+      assert.ok(Number(await raw.zscore(layout.unackedIndex, took[0]!.tag)) > 1);
+      // A claim that never ran (another id): nothing.
+      assert.deepEqual(await reclaim(raw, layout, keys, { ...who, id: '8' }), []);
+      // What was acked since is not handed over again.
+      await raw.hdel(layout.unacked, took[1]!.tag);
+      const left = await reclaim(raw, layout, keys, who);
+      assert.deepEqual(
+        left.map((c) => c.tag),
+        [took[0]!.tag, took[2]!.tag],
+      );
+      assert.ok((await raw.ttl(`celeriac.claim.${who.consumer}`)) > 0, 'the record expires');
+      // Other files share this server: remove only what this test put there.
+      const tags = took.map((c) => c.tag);
+      await raw.hdel(layout.unacked, ...tags);
+      await raw.zrem(layout.unackedIndex, ...tags);
+      await raw.del(`celeriac.claim.${who.consumer}`);
+    } finally {
+      raw.disconnect();
+    }
   });
 
   void test('one claim takes a whole batch of free slots in one round trip', async () => {

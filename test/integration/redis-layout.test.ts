@@ -367,18 +367,25 @@ void describe('kombu layout on Redis', () => {
     const message = decodeEnvelope(fixture('task_plain.json').messages[0].raw).message;
     await t.publish(message, { exchange: '', routingKey: 'celery' }, { priority: 9 });
     const { deliveries, close } = await take(t, ['celery'], 1);
-    assert.deepEqual((await raw.keys('*')).sort(), [
+    // The consumer's claim record (claim.ts) lives while it consumes, prefixed like the rest.
+    const records = await raw.keys('app:celeriac.claim.*');
+    assert.equal(records.length, 1);
+    assert.ok((await raw.ttl(records[0]!)) > 0, 'the claim record expires');
+    const keys = async (): Promise<string[]> =>
+      (await raw.keys('*')).filter((k) => !k.startsWith('app:celeriac.claim.')).sort();
+    assert.deepEqual(await keys(), [
       'app:_kombu.binding.celery',
       'app:unacked',
       'app:unacked_index',
     ]);
     await deliveries[0]!.defer(Date.now() + 60_000);
-    assert.deepEqual((await raw.keys('*')).sort(), [
+    assert.deepEqual(await keys(), [
       'app:_kombu.binding.celery',
       'app:celeriac.delayed',
       'app:celeriac.delayed.messages',
     ]);
     await close();
+    assert.deepEqual(await raw.keys('app:celeriac.claim.*'), [], 'close() removes it');
     await t.close();
     raw.disconnect();
   });

@@ -86,7 +86,27 @@ void describe('a celeriac worker across a redis-server restart', { skip }, () =>
     const restartedAt = Date.now();
     console.log(`# restarted redis-server after ${before} of ${TASKS} runs`);
 
-    const values = await Promise.all(results.map((r) => r.get({ timeout: 120 })));
+    const settled = await Promise.allSettled(results.map((r) => r.get({ timeout: 120 })));
+    const missing = results.filter((_, i) => settled[i]!.status === 'rejected').map((r) => r.id);
+    if (missing.length > 0) {
+      // Say where the missing ones are: run or not, held in unacked, still queued.
+      const probe = new Redis(redis.url);
+      const ran = new Set(runs().map((r) => r.id));
+      // unacked is keyed by delivery tag; the task id is in the envelope's headers.
+      const held = await probe.hvals('unacked');
+      const queued = await probe.llen('celery');
+      probe.disconnect();
+      const where = missing
+        .slice(0, 10)
+        .map(
+          (id) =>
+            `${id}: ${ran.has(id) ? 'ran' : 'never ran'}${held.some((v) => v.includes(id)) ? ', in unacked' : ''}`,
+        );
+      assert.fail(
+        `${missing.length} of ${TASKS} tasks never completed (${queued} still queued, ${held.length} in unacked):\n${where.join('\n')}\n--- worker\n${worker.output().slice(-4000)}`,
+      );
+    }
+    const values = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
     assert.deepEqual(
       values,
       Array.from({ length: TASKS }, (_, i) => 0.02 + i / 1e6),

@@ -12,12 +12,13 @@
  * - reconnects: ioredis reconnects; commands in flight fail and are retried by the loop,
  *   tracking is re-armed (the waker's connection id changes), nothing is resent blindly.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
 import type { ConsumeOptions, Consumer } from '../types.js';
 import { closeClient, quietErrors, settleWithin, type RedisConnector } from './connection.js';
 import { deliveryOf, RedisDelivery, type DeliveryOwner } from './delivery.js';
-import { claim, type Claimed } from './claim.js';
+import { claim, forgetClaims, reclaim, type ClaimId, type Claimed } from './claim.js';
 import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
@@ -61,6 +62,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   /** Rejecters of the commands sent on our connection and not answered yet (see guard()). */
   private readonly inFlight = new Set<(error: Error) => void>();
   private keySet = new Set<string>();
+  /** Names this consumer's claim record (claim.ts). */
+  private readonly consumerId = randomUUID();
+  private claims = 0;
+  /** A claim that failed without an answer: it may have run (see recoverLostClaim()). */
+  private unsure: { who: ClaimId; keys: ConsumeKey[] } | undefined;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -165,6 +171,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       }
       this.unlisten();
       await this.wakeUp.returnPrePopped();
+      if (!this.unsure && this.client.status === 'ready') {
+        await forgetClaims(this.client, this.host.layout, this.consumerId).catch((err: unknown) =>
+          this.onError(toError(err)),
+        );
+      }
       await closeClient(this.client);
       this.host.consumerClosed(this);
     })();
@@ -298,7 +309,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /** One claim; true when the queues had fewer messages than free slots (drained). */
   private async claimOnce(): Promise<boolean> {
+    if (this.unsure) await this.recoverLostClaim(this.unsure);
     const want = this.freeSlots();
+    if (want <= 0) return false;
     const keys = this.consumeKeys();
     this.rotate();
     const pre = this.wakeUp.prePopped;
@@ -306,6 +319,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     const acks = this.host.held.takeAcks();
     this.wakePending = false;
     let claimed: Claimed[];
+    const who: ClaimId = {
+      consumer: this.consumerId,
+      id: String(++this.claims),
+      ttl: this.host.settings.visibilityTimeout,
+    };
     try {
       claimed = await this.guard(
         claim(
@@ -315,16 +333,30 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
           want,
           acks.map((a) => a.item),
           this.wakeUp.prePopped,
+          who,
         ),
       );
     } catch (err) {
       this.host.held.returnAcks(acks);
+      this.unsure = { who, keys };
       throw err;
     }
     this.wakeUp.prePopped = undefined;
     for (const ack of acks) ack.resolve();
     for (const c of claimed) this.handOut(c);
     return claimed.length < want;
+  }
+
+  /**
+   * A claim whose reply was lost (Redis restarted or the connection dropped while it was in
+   * flight) may have run: its messages would then sit in `unacked`, held by no one, until the
+   * visibility timeout. The claim record hands them to us now; nothing when it never ran.
+   */
+  private async recoverLostClaim(lost: { who: ClaimId; keys: ConsumeKey[] }): Promise<void> {
+    const found = await this.guard(reclaim(this.client, this.host.layout, lost.keys, lost.who));
+    this.unsure = undefined;
+    if (found.length > 0) this.wakeUp.prePopped = undefined; // the lost claim recorded it
+    for (const c of found) this.handOut(c);
   }
 
   private handOut(claimed: Claimed): void {

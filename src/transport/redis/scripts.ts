@@ -21,11 +21,17 @@ end
  * Acks, then claims up to N messages, atomically (no window in which a popped message is
  * in neither a list nor `unacked`).
  *
- * KEYS: unacked, unacked_index, redelivery counts, then the list keys in serving order.
- * ARGV: now (epoch seconds), max messages, number of tags to ack, the tags,
- *       then optionally a pre-popped message: its key number (1-based among the list keys) and
- *       the envelope (BRPOP wake-up mode).
+ * KEYS: unacked, unacked_index, redelivery counts, the consumer's claim record, then the list
+ *       keys in serving order.
+ * ARGV: now (epoch seconds), max messages, claim id, claim record TTL (seconds), number of
+ *       tags to ack, the tags, then optionally a pre-popped message: its key number (1-based
+ *       among the list keys) and the envelope (BRPOP wake-up mode).
  * Returns a flat array: key number, envelope, delivery tag, redelivery count, ... per message.
+ *
+ * When it claims something it also overwrites the consumer's claim record with the claim id
+ * and, per message, key number, tag, envelope length and count: a consumer whose connection
+ * dropped before the reply arrived gets those messages with RECLAIM, instead of leaving them
+ * in `unacked` until the visibility timeout.
  *
  * The `unacked` value is `[<envelope>, "<exchange>", "<routing_key>"]` as kombu's QoS.append
  * writes it; exchange and routing key come from the envelope's delivery_info.
@@ -33,16 +39,17 @@ end
 export const CLAIM = new LuaScript(
   'claim',
   `${CHUNKED}
-local unacked, index, counts = KEYS[1], KEYS[2], KEYS[3]
+local unacked, index, counts, record = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = ARGV[1]
 local want = tonumber(ARGV[2])
-local nack = tonumber(ARGV[3])
+local claim_id, record_ttl = ARGV[3], ARGV[4]
+local nack = tonumber(ARGV[5])
 if nack > 0 then
-  chunked('ZREM', index, ARGV, 4, 3 + nack)
-  chunked('HDEL', unacked, ARGV, 4, 3 + nack)
-  chunked('HDEL', counts, ARGV, 4, 3 + nack)
+  chunked('ZREM', index, ARGV, 6, 5 + nack)
+  chunked('HDEL', unacked, ARGV, 6, 5 + nack)
+  chunked('HDEL', counts, ARGV, 6, 5 + nack)
 end
-local out, hset, zadd = {}, {}, {}
+local out, hset, zadd, recs = {}, {}, {}, {}
 local got = 0
 -- The last occurrence of a plain string at or after \`from\`.
 local function last(raw, what, from)
@@ -104,26 +111,27 @@ local function take(keyno, raw)
   out[#out + 1] = raw
   out[#out + 1] = tag
   out[#out + 1] = count
+  recs[#recs + 1] = {keyno, tag, #raw, count}
   got = got + 1
 end
-local pre = ARGV[4 + nack]
-if pre and pre ~= '' then take(tonumber(pre), ARGV[5 + nack]) end
+local pre = ARGV[6 + nack]
+if pre and pre ~= '' then take(tonumber(pre), ARGV[7 + nack]) end
 -- RPOP with a count needs Redis 6.2; older servers answer an error, then pop one by one.
 local counted = true
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   if got >= want then break end
   if counted then
     local items = redis.pcall('RPOP', KEYS[i], want - got)
     if type(items) == 'table' and items['err'] then
       counted = false
     elseif items then
-      for _, raw in ipairs(items) do take(i - 3, raw) end
+      for _, raw in ipairs(items) do take(i - 4, raw) end
     end
   end
   if not counted then
     local raw = redis.call('RPOP', KEYS[i])
     while raw and got < want do
-      take(i - 3, raw)
+      take(i - 4, raw)
       if got < want then raw = redis.call('RPOP', KEYS[i]) end
     end
   end
@@ -131,6 +139,39 @@ end
 if got > 0 then
   chunked('HSET', unacked, hset, 1, #hset)
   chunked('ZADD', index, zadd, 1, #zadd)
+  redis.call('SET', record, cjson.encode({claim_id, recs}), 'EX', record_ttl)
+end
+return out
+`,
+);
+
+/**
+ * The messages of a claim whose reply never arrived (the connection dropped while it was in
+ * flight), from the consumer's claim record: those still in `unacked` get a fresh
+ * `unacked_index` score and are returned as CLAIM returns them. Nothing when the record is of
+ * another claim (the lost one never ran, or took nothing). The record stays (the next claim
+ * replaces it), so a RECLAIM whose own reply is lost can be repeated.
+ * KEYS: unacked, unacked_index, the claim record. ARGV: now (epoch seconds), claim id.
+ */
+export const RECLAIM = new LuaScript(
+  'reclaim',
+  `
+local stored = redis.call('GET', KEYS[3])
+if not stored then return {} end
+local rec = cjson.decode(stored)
+if rec[1] ~= ARGV[2] then return {} end
+local out = {}
+for _, m in ipairs(rec[2]) do
+  local keyno, tag, len, count = m[1], m[2], m[3], m[4]
+  local value = redis.call('HGET', KEYS[1], tag)
+  if value then
+    redis.call('ZADD', KEYS[2], ARGV[1], tag)
+    out[#out + 1] = keyno
+    -- kombu's value is [<envelope>, "<exchange>", "<routing_key>"]: the envelope follows '['.
+    out[#out + 1] = string.sub(value, 2, 1 + len)
+    out[#out + 1] = tag
+    out[#out + 1] = count
+  end
 end
 return out
 `,
@@ -231,6 +272,7 @@ export const RELEASE_MUTEX = new LuaScript(
 /** Every transport script (loaded after connecting). */
 export const TRANSPORT_SCRIPTS: readonly LuaScript[] = [
   CLAIM,
+  RECLAIM,
   DEFER,
   PROMOTE,
   RESTORE,
