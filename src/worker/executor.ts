@@ -150,7 +150,8 @@ export class Executor {
       await state.rateLimits.acquire(def.name, rate, held.abort.signal);
     const result = await this.#d.slots.run(async () => {
       // A slot is free: the task starts now, unless the worker is stopping or it was revoked.
-      if (held.abort.aborted || state.revoked.has(message.id)) return 'skipped' as const;
+      if (!state.accepting || held.abort.aborted || state.revoked.has(message.id))
+        return 'skipped' as const;
       held.startedAt = app.now();
       if (!acksLate) {
         await delivery.ack();

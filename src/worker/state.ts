@@ -72,6 +72,8 @@ export class WorkerState {
   readonly revoked = new RevokedSet();
   readonly totals = new Map<string, number>();
   processed = 0;
+  /** False from the moment a shutdown begins: no task starts after that (its message goes back). */
+  accepting = true;
 
   /** Tasks running now. */
   active(): HeldTask[] {

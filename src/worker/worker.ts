@@ -224,6 +224,8 @@ export class Worker {
   async stop(options: { cold?: boolean; timeout?: number } = {}): Promise<void> {
     if (this.#lifecycle === 'stopped' || this.#lifecycle === 'stopping') return;
     this.#lifecycle = 'stopping';
+    // A message claimed while the consumer closes must not start a task now.
+    this.state.accepting = false;
     await this.#remote?.closeMailbox();
     await this.#consumer?.close();
     const budget = options.cold

@@ -55,10 +55,12 @@ function reloadSuite(store: Store): void {
         const firstPid = Number(readFileSync(pidfile, 'utf8'));
         writeFileSync(module, appSource('v2'));
         process.kill(firstPid, 'SIGHUP');
+        // Sent once the old process has begun its restart (a signal is not handled at once,
+        // and until then it serves as before): they wait in the broker for the new process.
+        await worker.waitFor(/Restarting worker with fresh code/);
         const queued = await Promise.all(
           Array.from({ length: 5 }, () => client.sendTask('reload.version')),
         );
-        await worker.waitFor(/Restarting worker with fresh code/);
         const values = await Promise.all(queued.map((r) => r.get({ timeout: 30 })));
         assert.deepEqual(values, ['v2', 'v2', 'v2', 'v2', 'v2']);
         const secondPid = Number(readFileSync(pidfile, 'utf8'));
