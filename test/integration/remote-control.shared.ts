@@ -140,13 +140,40 @@ export function remoteControlSuite(broker: Broker): void {
       );
     });
 
-    test('revoke --terminate (SIGTERM) of a task that ignores its signal: killed after the grace period', async () => {
+    test('celeriac control revoke <id> --terminate (SIGTERM) of a task that ignores its signal: killed after the grace period', async () => {
       const r = await client.sendTask('remote.block', [60]);
       await eventually(() => taskEvents(r.id).includes('task-started'), 'task-started');
       const started = Date.now();
-      await client.control.revoke(r.id, { terminate: true });
+      const out = await run(
+        ['-A', APP, 'control', 'revoke', r.id, '--terminate', '-d', node, '-t', '5'],
+        { env },
+      );
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, new RegExp(`->  ${node}: OK\\n {8}terminate: ${r.id}`));
       await assert.rejects(r.get({ timeout: 20 }), /terminated/);
       assert.ok(Date.now() - started < 10_000, 'ended within the grace period, not after 60 s');
+      await eventually(
+        () =>
+          events.some(
+            (e) =>
+              e.type === 'task-revoked' && e.group === 'task' && e.uuid === r.id && e.signum === 15,
+          ),
+        'task-revoked, terminated by signal 15',
+      );
+    });
+
+    test('celeriac control: --terminate only goes with revoke, --signal only with --terminate', async () => {
+      const wrong = await run(
+        ['-A', APP, 'control', 'rate_limit', 'remote.add', '1/s', '--terminate'],
+        {
+          env,
+        },
+      );
+      assert.equal(wrong.code, 2);
+      assert.match(wrong.stderr, /--terminate and --signal go with 'revoke' only/);
+      const bare = await run(['-A', APP, 'control', 'revoke', 'x', '--signal', 'SIGKILL'], { env });
+      assert.equal(bare.code, 2);
+      assert.match(bare.stderr, /--signal needs --terminate/);
     });
 
     test('time_limit set at run time applies to the next task', async () => {

@@ -33,6 +33,8 @@ export function registerControl(program: Command<[], GlobalOptions>): void {
     .option('-t, --timeout <seconds>', 'timeout in seconds waiting for reply', '1.0')
     .option('-d, --destination <nodes>', 'comma separated list of destination node names')
     .option('-j, --json', 'use json as output format')
+    .option('--terminate', 'revoke: also stop the task if it is running (as app.control.revoke)')
+    .option('-s, --signal <name>', 'revoke --terminate: the signal (default SIGTERM)')
     .action(async (name, args, opts, cmd) => {
       const info = findCommand(name, 'control');
       if (!info) {
@@ -47,6 +49,20 @@ export function registerControl(program: Command<[], GlobalOptions>): void {
       } catch (error) {
         if (error instanceof CommandArgumentError) throw new CliExit(error.message, 2);
         throw error;
+      }
+      if (opts.terminate || opts.signal !== undefined) {
+        if (info.name !== 'revoke') {
+          throw new CliExit(
+            `--terminate and --signal go with 'revoke' only (for a running task: control revoke <id> --terminate [--signal SIGKILL])`,
+            2,
+          );
+        }
+        if (opts.signal !== undefined && !opts.terminate)
+          throw new CliExit(
+            `--signal needs --terminate: control revoke <id> --terminate --signal ${opts.signal}`,
+            2,
+          );
+        compiled = { ...compiled, terminate: true, signal: opts.signal ?? 'SIGTERM' };
       }
       const app = await clientApp(cmd.optsWithGlobals());
       try {
