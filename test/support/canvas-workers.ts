@@ -17,6 +17,8 @@ export interface Run {
   args: unknown[];
   group: string | null;
   pid: number;
+  /** The worker's node name (absent in runs logged by Python). */
+  hostname?: string;
 }
 
 /** Starts a worker process and waits until it is ready. */
