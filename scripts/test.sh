@@ -7,7 +7,7 @@
 #   unit         src/**/*.test.ts test/unit/**/*.test.ts                 (no servers)
 #   integration  test/integration/**/*.test.ts                          (Redis, RabbitMQ)
 #   interop      test/interop/**/*.test.ts                              (Redis, RabbitMQ, Python Celery)
-#   e2e          test/e2e/**/*.test.ts                                  (Redis)
+#   e2e          test/e2e/**/*.test.ts                                  (no server: the embedded default)
 #   all          check, then every suite
 #
 # First installs what is missing (scripts/ensure-deps.sh): node_modules (npm ci) and, as root,
@@ -97,7 +97,7 @@ suite_needs() {
     unit) echo "" ;;
     integration) echo "redis rabbitmq" ;;
     interop) echo "redis rabbitmq python" ;;
-    e2e) echo "redis" ;;
+    e2e) echo "" ;; # the embedded SQLite default only: runs with no server installed
   esac
 }
 lines() { (($#)) && printf '%s\n' "$@"; } # one argument a line; nothing for no argument
