@@ -33,5 +33,25 @@ describe('examples', () => {
     assert.match(run.stdout, /mul\(6, 7\)\s+= 42/);
     assert.match(run.stdout, /xsum\(\[1\.\.10\]\)\s+= 55/);
     assert.match(run.stdout, /worker stopped \(exit code 0\)/);
+    // Not eager: each id the demo sent was received and run by the worker process, whose log
+    // lines the demo relays.
+    const sent = [...run.stdout.matchAll(/^sent (\w+)\(.*?id=([0-9a-f-]{36}) state=/gm)];
+    assert.deepEqual(
+      sent.map((m) => m[1]),
+      ['add', 'mul', 'xsum'],
+    );
+    const values: Record<string, string> = { add: '8', mul: '42', xsum: '55' };
+    for (const [, name, id] of sent) {
+      assert.match(
+        run.stdout,
+        new RegExp(`\\[worker\\] .*Task tasks\\.${name}\\[${id}\\] received`),
+      );
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `\\[worker\\] .*Task tasks\\.${name}\\[${id}\\] succeeded in [0-9.]+s: ${values[name!]}`,
+        ),
+      );
+    }
   });
 });
