@@ -216,7 +216,12 @@ export class Executor {
         return;
       }
     }
-    if (result.kind === 'failure' && result.cause === 'terminated') {
+    // A revoke --terminate of a started task ends it REVOKED, as Celery's kill does, also when
+    // the task saw its signal abort and returned (or threw) by itself within the grace period.
+    const terminated =
+      (result.kind === 'failure' && result.cause === 'terminated') ||
+      (held.terminateSignal !== undefined && held.startedAt !== null);
+    if (terminated) {
       logger.info(`Task ${label} terminated`);
       const signum = held.terminateSignal ?? 15;
       await this.#revoke(message, delivery, { expired: false, terminated: true, signum }, held);
@@ -273,9 +278,13 @@ export class Executor {
         logger.info(
           `Task ${label} rejected: ${outcome.reason}${outcome.requeue ? ' (requeued)' : ''}`,
         );
-        events.rejected(message, outcome.requeue);
         state.countDone(message.task);
-        if (!held.acknowledged) await delivery.reject(outcome.requeue);
+        // As Celery: task-rejected only for a message not acknowledged yet (acks late); one
+        // acknowledged at start has nothing left to reject.
+        if (!held.acknowledged) {
+          events.rejected(message, outcome.requeue);
+          await delivery.reject(outcome.requeue);
+        }
         return;
       case 'ignore':
         break;

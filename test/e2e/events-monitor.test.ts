@@ -1,24 +1,25 @@
 /**
  * `celeriac events` in a real terminal: the monitor runs under `script` (a pseudo-terminal),
  * keys are typed into it and its screen is read back. A worker with task events runs one task
- * at a time, so the screen shows tasks going from RECEIVED to SUCCESS, and a queued task
- * revoked with the `r` key ends REVOKED.
+ * at a time, so the screen shows tasks going from RECEIVED to SUCCESS, a queued task revoked
+ * with the `r` key ends REVOKED, and the running one terminated with `t` ends REVOKED too.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Celery } from '../../src/index.js';
-import { BIN, ROOT, sandbox, startWorker, type WorkerProcess } from './cli-helpers.js';
+import { ROOT, sandbox, startWorker, type WorkerProcess } from './cli-helpers.js';
+import {
+  hasScript,
+  KEY,
+  startMonitor,
+  taskDetails,
+  taskRow,
+  type Monitor,
+} from './monitor-helpers.js';
 
 const APP = resolve(ROOT, 'test/fixtures/apps/remote.ts');
-const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
-
-/** The screen as last drawn: the text after the last cursor-home, without colors. */
-function screen(raw: string): string {
-  const frame = raw.slice(raw.lastIndexOf('\x1b[H') + 3);
-  return frame.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-}
+const NODE = 'mon@test';
 
 void describe(
   'celeriac events: the terminal monitor',
@@ -28,81 +29,116 @@ void describe(
     const url = `sqlite:///${box.dir}/broker.db`;
     const env = { ...box.env, CELERY_BROKER_URL: url, CELERY_RESULT_BACKEND: url };
     let worker: WorkerProcess;
-    let monitor: ChildProcessWithoutNullStreams;
-    let raw = '';
+    let monitor: Monitor;
     const client = new Celery('client', { broker: url, backend: url });
-
-    /** Waits until the screen matches `pattern`. */
-    const until = async (pattern: RegExp, what: string, ms = 20_000): Promise<string> => {
-      const end = Date.now() + ms;
-      for (;;) {
-        const s = screen(raw);
-        if (pattern.test(s)) return s;
-        if (Date.now() > end) assert.fail(`the monitor never showed ${what}; screen:\n${s}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    const row = (id: string, state: string): RegExp =>
-      new RegExp(`${id} +remote\\.\\w+ +mon@test +\\d\\d:\\d\\d:\\d\\d ${state}`);
+    const row = (id: string, state: string, name = 'remote.add'): RegExp =>
+      taskRow(id, name, NODE, state);
 
     before(async () => {
       worker = await startWorker(
         env,
-        ['-E', '-c', '1', '--prefetch-multiplier', '3', '-n', 'mon@test'],
+        ['-E', '-c', '1', '--prefetch-multiplier', '3', '-n', NODE],
         APP,
       );
-      const command = `stty cols 130 rows 40; exec '${process.execPath}' '${BIN}' -A '${APP}' events`;
-      monitor = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
-        cwd: ROOT,
-        env: { ...env, TERM: 'xterm' },
-      });
-      monitor.stdout.on('data', (d: Buffer) => (raw += d.toString('utf8')));
-      monitor.stderr.on('data', (d: Buffer) => (raw += d.toString('utf8')));
+      monitor = startMonitor(['-A', APP], env);
     });
     after(async () => {
-      if (monitor.exitCode === null) monitor.kill('SIGKILL');
+      monitor?.kill();
       await worker?.stop('SIGKILL');
       await client.close();
       box.cleanup();
     });
 
     test('shows the worker online, tasks from RECEIVED to SUCCESS, and revokes a queued task with r', async () => {
-      await until(/workers online: 1/, 'the worker online');
-      await until(/Workers: mon@test \(online/, 'the workers line');
+      await monitor.until(/workers online: 1/, 'the worker online');
+      await monitor.until(/Workers: mon@test \(online/, 'the workers line');
       const busy = await client.sendTask('remote.wait', [4]);
-      await until(row(busy.id, 'STARTED'), 'the busy task STARTED');
+      await monitor.until(row(busy.id, 'STARTED', 'remote.wait'), 'the busy task STARTED');
       const queued = await client.sendTask('remote.add', [2, 3]);
-      await until(row(queued.id, 'RECEIVED'), 'the next task RECEIVED while the slot is busy');
+      await monitor.until(
+        row(queued.id, 'RECEIVED'),
+        'the next task RECEIVED while the slot is busy',
+      );
       const victim = await client.sendTask('remote.add', [5, 5]);
-      await until(row(victim.id, 'RECEIVED'), 'a third task RECEIVED');
+      await monitor.until(row(victim.id, 'RECEIVED'), 'a third task RECEIVED');
       // The newest task is the top row: move up to it, see its details, revoke it.
-      for (let i = 0; i < 5; i++) monitor.stdin.write('k');
-      await until(
-        new RegExp(`remote\\.add ${victim.id} {2}RECEIVED {2}worker: mon@test`),
+      monitor.press('k', 'k', 'k', 'k', 'k');
+      await monitor.until(
+        taskDetails('remote.add', victim.id, 'RECEIVED', NODE),
         'the selected task details',
       );
-      monitor.stdin.write('r');
-      await until(
+      monitor.press('r');
+      await monitor.until(
         new RegExp(`mon@test: tasks ${victim.id} flagged as revoked`),
         'the revoke reply',
       );
-      await until(row(queued.id, 'SUCCESS'), 'the queued task SUCCESS');
-      await until(row(victim.id, 'REVOKED'), 'the revoked task REVOKED');
+      await monitor.until(row(queued.id, 'SUCCESS'), 'the queued task SUCCESS');
+      await monitor.until(row(victim.id, 'REVOKED'), 'the revoked task REVOKED');
       assert.equal(await queued.get({ timeout: 10 }), 5);
       await assert.rejects(victim.get({ timeout: 10 }), /revoked/);
-      const s = screen(raw);
-      assert.match(s, row(busy.id, 'SUCCESS'));
+      const s = monitor.screen();
+      assert.match(s, row(busy.id, 'SUCCESS', 'remote.wait'));
       assert.match(s, /celeriac events +sqlite:\/\/\/.* +workers online: 1 +tasks: 3/);
     });
 
-    test('l sets a rate limit through a prompt; q quits and gives the terminal back', async () => {
-      monitor.stdin.write('l');
-      await until(/Rate limit for remote\.add \(e\.g\. 10\/m; empty = none\): █/, 'the prompt');
-      monitor.stdin.write('20/m\r');
-      await until(/mon@test: new rate limit set successfully/, 'the rate limit reply');
-      const exited = new Promise<number | null>((r) => monitor.once('exit', (code) => r(code)));
-      monitor.stdin.write('q');
-      assert.equal(await exited, 0);
+    test('j and the arrow keys move the selection; t terminates the running task', async () => {
+      const busy = await client.sendTask('remote.wait', [60]);
+      await monitor.until(row(busy.id, 'STARTED', 'remote.wait'), 'the busy task STARTED');
+      const queued = await client.sendTask('remote.add', [1, 1]);
+      await monitor.until(row(queued.id, 'RECEIVED'), 'the queued task RECEIVED');
+      // Newest first: queued, busy, then the three done tasks of the first test.
+      monitor.press(KEY.pageUp);
+      await monitor.until(taskDetails('remote.add', queued.id, 'RECEIVED', NODE), 'the top task');
+      monitor.press('j');
+      await monitor.until(taskDetails('remote.wait', busy.id, 'STARTED', NODE), 'j: the next one');
+      monitor.press(KEY.down);
+      const third = await monitor.until(
+        /^ remote\.\w+ [0-9a-f-]{36} {2}(SUCCESS|REVOKED) /m,
+        'down: a done task',
+      );
+      assert.doesNotMatch(third, taskDetails('remote.wait', busy.id, 'STARTED', NODE));
+      monitor.press(KEY.up);
+      await monitor.until(taskDetails('remote.wait', busy.id, 'STARTED', NODE), 'up: back');
+      const started = Date.now();
+      monitor.press('t');
+      await monitor.until(new RegExp(`mon@test: terminate: ${busy.id}`), 'the terminate reply');
+      await monitor.until(row(busy.id, 'REVOKED', 'remote.wait'), 'the terminated task REVOKED');
+      assert.ok(Date.now() - started < 20_000, 'terminated long before its 60 s');
+      await assert.rejects(busy.get({ timeout: 10 }), /terminated/);
+      await monitor.until(row(queued.id, 'SUCCESS'), 'the queued task SUCCESS');
+      assert.equal(await queued.get({ timeout: 10 }), 2);
+    });
+
+    test('c clears finished tasks; l sets a rate limit through a prompt that the worker applies; q quits', async () => {
+      monitor.press('c');
+      await monitor.until(/workers online: 1 +tasks: 0 /, 'the list cleared');
+      const add = await client.sendTask('remote.add', [3, 4]);
+      assert.equal(await add.get({ timeout: 10 }), 7);
+      // The next task seen is selected.
+      await monitor.until(
+        taskDetails('remote.add', add.id, 'SUCCESS', NODE),
+        'the new task selected',
+      );
+      monitor.press('l');
+      await monitor.until(
+        /Rate limit for remote\.add \(e\.g\. 10\/m; empty = none\): █/,
+        'the prompt',
+      );
+      monitor.press('6', '0', 'x', '\x7f', '/m');
+      await monitor.until(
+        /Rate limit for remote\.add .*: 60\/m█/,
+        'the typed limit, backspace applied',
+      );
+      monitor.press(KEY.enter);
+      await monitor.until(/mon@test: new rate limit set successfully/, 'the rate limit reply');
+      // 60/m: one start a second, so three tasks take two seconds or more.
+      const t0 = Date.now();
+      const three = await Promise.all([1, 2, 3].map((n) => client.sendTask('remote.add', [n, n])));
+      assert.deepEqual(await Promise.all(three.map((r) => r.get({ timeout: 20 }))), [2, 4, 6]);
+      assert.ok(Date.now() - t0 >= 1500, `60/m spaced three tasks over ${Date.now() - t0} ms`);
+      monitor.press('q');
+      assert.equal(await monitor.exited, 0);
+      const raw = monitor.raw();
       assert.ok(
         raw.includes('\x1b[?1049l') && raw.includes('\x1b[?25h'),
         'alternate screen left, cursor shown',

@@ -70,7 +70,9 @@ export async function runMonitor(
     exchange: app.conf.eventExchange,
     onEvent: (event) => {
       state.apply(event);
-      if (model.selected === null && event.group === 'task') model.selected = event.uuid;
+      // Select the first task seen, and again when the selected one is gone (c, eviction).
+      if (event.group === 'task' && (model.selected === null || !state.task(model.selected)))
+        model.selected = event.uuid;
       render();
     },
     onError: (error) => say(`Unreadable event: ${error.message}`),
