@@ -4,7 +4,7 @@
 #   bash scripts/ensure-deps.sh [node] [redis] [rabbitmq] [python]   (no argument: all four)
 #
 #   node      node_modules up to date with package-lock.json (npm ci; npm install when there is no lock)
-#   redis     redis-server                          (Debian: redis-server)
+#   redis     redis-server, openssl                 (Debian: redis-server openssl)
 #   rabbitmq  RabbitMQ + Erlang                     (Debian: rabbitmq-server)
 #   python    /usr/bin/python3 with celery, redis, msgpack, yaml
 #             (Debian: python3-celery python3-redis python3-msgpack python3-yaml)
@@ -18,7 +18,7 @@
 # Debian packages per piece.
 deps_packages() {
   case $1 in
-    redis) echo redis-server ;;
+    redis) echo redis-server openssl ;; # openssl: the rediss:// tests make their own CA
     rabbitmq) echo rabbitmq-server ;;
     python) echo python3-celery python3-redis python3-msgpack python3-yaml ;;
     *) echo "" ;;
@@ -48,7 +48,8 @@ deps_check() {
     node)
       deps_node_fresh || { echo "node_modules missing or older than package-lock.json"; return 1; } ;;
     redis)
-      deps_redis_server >/dev/null || { echo "redis-server not found on PATH or in /usr/bin"; return 1; } ;;
+      deps_redis_server >/dev/null || { echo "redis-server not found on PATH or in /usr/bin"; return 1; }
+      command -v openssl >/dev/null || { echo "openssl not found (the rediss:// tests need it)"; return 1; } ;;
     rabbitmq)
       deps_rabbitmq_server >/dev/null || { echo "rabbitmq-server not found"; return 1; }
       command -v erl >/dev/null || [[ -x /usr/bin/erl ]] || { echo "erl (Erlang) not found"; return 1; } ;;
