@@ -209,8 +209,9 @@ function rateLimit(ctx: ControlContext, name: string, limit: unknown): unknown {
     throw error;
   }
   if (!isLocalTask(ctx, name)) return { error: 'unknown task' };
-  ctx.state.rateLimits.set(name, perSecond);
-  if (limit === null || limit === undefined || limit === '' || limit === 0) {
+  const disabled = limit === null || limit === undefined || limit === '' || limit === 0;
+  ctx.state.rateLimits.set(name, perSecond, disabled ? null : argText(limit));
+  if (disabled) {
     return { ok: 'rate limit disabled successfully' };
   }
   return { ok: 'new rate limit set successfully' };

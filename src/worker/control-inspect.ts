@@ -201,17 +201,21 @@ function rusage(): Record<string, number> {
 function taskAttribute(ctx: ControlContext, name: string, attr: string): unknown {
   const o = ctx.app.tasks.get(name)?.options;
   if (!o) return undefined;
+  // Celery's rate_limit and time_limit commands change the task's attributes: show what is in force.
+  const limits = ctx.state.timeLimits.get(name);
   switch (attr) {
-    case 'rate_limit':
-      return o.rateLimit;
+    case 'rate_limit': {
+      const changed = ctx.state.rateLimits.override(name);
+      return changed ? changed.limit : o.rateLimit;
+    }
     case 'ignore_result':
       return o.ignoreResult ?? ctx.app.conf.taskIgnoreResult;
     case 'acks_late':
       return o.acksLate ?? ctx.app.conf.taskAcksLate;
     case 'time_limit':
-      return o.timeLimit;
+      return limits ? limits.hard : o.timeLimit;
     case 'soft_time_limit':
-      return o.softTimeLimit;
+      return limits ? limits.soft : o.softTimeLimit;
     case 'max_retries':
       return o.maxRetries;
     case 'default_retry_delay':

@@ -27,6 +27,8 @@ interface Bucket {
 export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #overrides = new Map<string, number | null>();
+  /** Run-time limits as they were given ('10/m'), for `inspect registered` (Celery shows the task attribute). */
+  readonly #given = new Map<string, string | number | null>();
   readonly #clock: LimiterClock;
 
   constructor(clock: LimiterClock = realClock) {
@@ -37,9 +39,19 @@ export class RateLimiter {
    * Sets a run-time limit for a task (null or '0' disables it). Throws RangeError for a
    * malformed limit, naming the accepted forms.
    */
-  set(taskName: string, limit: string | number | null): void {
+  set(
+    taskName: string,
+    limit: string | number | null,
+    given: string | number | null = limit,
+  ): void {
     this.#overrides.set(taskName, limit === null ? null : parseRateLimit(limit));
+    this.#given.set(taskName, given);
     this.#buckets.delete(taskName);
+  }
+
+  /** The task's limit as last set at run time ({ limit }), or undefined when never set. */
+  override(taskName: string): { limit: string | number | null } | undefined {
+    return this.#given.has(taskName) ? { limit: this.#given.get(taskName) ?? null } : undefined;
   }
 
   /** The limit in force (tasks per second), or null. */

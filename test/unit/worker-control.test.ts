@@ -234,6 +234,11 @@ void describe('worker remote control and events (memory transport)', () => {
     assert.deepEqual(await status('rate_limit', { task_name: 'tasks.add', rate_limit: '10/m' }), [
       { [NODE]: fixtureReply('pidbox_control_rate_limit') },
     ]);
+    // Like Python's (the command sets the task's attribute), registered shows the limit in force.
+    assert.deepEqual((await inspect().registered('rate_limit'))[NODE], [
+      'tasks.add [rate_limit=10/m]',
+      'tasks.wait',
+    ]);
     assert.deepEqual(await status('rate_limit', { task_name: 'tasks.add', rate_limit: 'abc/x' }), [
       { [NODE]: fixtureReply('pidbox_control_rate_limit_bad') },
     ]);
@@ -260,6 +265,10 @@ void describe('worker remote control and events (memory transport)', () => {
       [{ [NODE]: fixtureReply('pidbox_control_time_limit') }],
     );
     assert.deepEqual(worker.state.timeLimits.get('tasks.add'), { hard: 20, soft: 10 });
+    assert.deepEqual(
+      (await inspect().registered('rate_limit', 'time_limit', 'soft_time_limit'))[NODE],
+      ['tasks.add [time_limit=20 soft_time_limit=10]', 'tasks.wait'],
+    );
     assert.deepEqual(
       await client.control.timeLimit(
         'tasks.nope',
