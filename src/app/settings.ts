@@ -266,6 +266,36 @@ export const SETTINGS = {
     int,
     'Messages reserved per slot (celeriac default: 1, no starvation)',
   ),
+  workerPool: spec(
+    'worker_pool',
+    'event' as 'event' | 'prefork' | 'processes' | 'threads' | 'solo',
+    oneOf('event', 'prefork', 'processes', 'threads', 'solo'),
+    'Pool (-P): event (async tasks on the event loop), prefork, threads, solo',
+  ),
+  workerMaxTasksPerChild: spec(
+    'worker_max_tasks_per_child',
+    null as number | null,
+    optNum,
+    'Replace a pool child after this many tasks (--max-tasks-per-child)',
+  ),
+  workerMaxMemoryPerChild: spec(
+    'worker_max_memory_per_child',
+    null as number | null,
+    optNum,
+    'Replace a pool child above this resident memory, KiB (--max-memory-per-child)',
+  ),
+  workerStateDb: spec(
+    'worker_state_db',
+    null as string | null,
+    optStr,
+    'File that keeps revoked task ids across restarts (-S/--statedb)',
+  ),
+  workerDisableRateLimits: spec(
+    'worker_disable_rate_limits',
+    false,
+    bool,
+    'Ignore every rate limit (task options and rate_limit commands)',
+  ),
   workerSendTaskEvents: spec('worker_send_task_events', false, bool, 'Send task events (-E)'),
   workerHeartbeatInterval: spec(
     '(worker heartbeat)',

@@ -146,7 +146,7 @@ export class Executor {
     const limits = state.timeLimits.get(def.name);
     // No await (no promise, no tick) for a task without a rate limit: the common case.
     const rate = def.options.rateLimit ?? app.conf.taskDefaultRateLimit;
-    if (state.rateLimits.limited(def.name, rate))
+    if (!app.conf.workerDisableRateLimits && state.rateLimits.limited(def.name, rate))
       await state.rateLimits.acquire(def.name, rate, held.abort.signal);
     const result = await this.#d.slots.run(async () => {
       // A slot is free: the task starts now, unless the worker is stopping or it was revoked.

@@ -3,8 +3,11 @@
  * same -A module, CPU-bound tasks do not stall the worker, and hard time limits kill.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { run, sandbox, startWorker, TASKS } from './cli-helpers.js';
+import { ROOT, run, sandbox, startWorker, TASKS } from './cli-helpers.js';
+
+const CONFIGURED = join(ROOT, 'test/fixtures/apps/configured.ts');
 
 describe('celeriac worker -P prefork', () => {
   const box = sandbox();
@@ -30,6 +33,34 @@ describe('celeriac worker -P prefork', () => {
       assert.equal(shown.stdout.trim(), 'Exception: from a child');
     } finally {
       assert.equal(await worker.stop(), 0);
+    }
+  });
+
+  test('the pool, concurrency and state db come from the app settings; flags win', async () => {
+    const stateDb = join(box.dir, 'worker.state');
+    const env = { ...box.env, STATE_DB: stateDb };
+    const configured = await startWorker(env, [], CONFIGURED);
+    try {
+      assert.match(configured.output(), /concurrency: 3 \(threads\)/);
+      assert.match(configured.output(), new RegExp(`Loaded 0 revoked task ids from ${stateDb}`));
+      const call = await run(['-A', CONFIGURED, 'call', 'configured.add', '--args', '[2,3]'], {
+        env,
+      });
+      const result = await run(
+        ['-A', CONFIGURED, 'result', call.stdout.trim(), '--timeout', '30'],
+        {
+          env,
+        },
+      );
+      assert.equal(result.stdout.trim(), '5', result.stderr);
+    } finally {
+      assert.equal(await configured.stop(), 0);
+    }
+    const flagged = await startWorker(env, ['-P', 'solo'], CONFIGURED);
+    try {
+      assert.match(flagged.output(), /concurrency: 1 \(solo\)/);
+    } finally {
+      assert.equal(await flagged.stop(), 0);
     }
   });
 });

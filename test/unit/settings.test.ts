@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Celery, ConfigError } from '../../src/index.js';
-import { renderCompatibility } from '../../scripts/gen-compat.js';
+import { NOT_YET, renderCompatibility } from '../../scripts/gen-compat.js';
+import { SETTINGS } from '../../src/app/settings.js';
 
 describe('settings', () => {
   test('camelCase and Python names are accepted, with defaults filled in', () => {
@@ -64,6 +65,14 @@ describe('settings', () => {
     const app = new Celery('t', {}, { env: {} });
     assert.equal(app.brokerUrl, 'sqlite:///.celeriac/celeriac.db');
     assert.equal(app.backendUrl, 'sqlite:///.celeriac/celeriac.db');
+  });
+
+  test('no setting is listed both as supported and as not yet', () => {
+    const supported = new Set(Object.values(SETTINGS).map((s) => s.python));
+    assert.deepEqual(
+      Object.keys(NOT_YET).filter((name) => supported.has(name)),
+      [],
+    );
   });
 
   test('docs/compatibility.md is up to date (node --import tsx scripts/gen-compat.ts)', () => {

@@ -229,3 +229,27 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('workerDisableRateLimits', () => {
+  for (const disabled of [false, true]) {
+    test(`${disabled ? 'on: a task limited to 1/m runs at once' : 'off: a task limited to 1/m waits after its first run'}`, async () => {
+      const app = new Celery('rl', {
+        broker: 'memory://',
+        backend: 'memory://',
+        workerDisableRateLimits: disabled,
+      });
+      const slow = app.task(() => 'ran', { name: 'rl.slow', rateLimit: '1/m' });
+      const worker = new Worker(app, { concurrency: 2, logger: quietLogger([]) });
+      await worker.start();
+      try {
+        const results = [await slow.delay(), await slow.delay(), await slow.delay()];
+        const settled = await Promise.allSettled(results.map((r) => r.get({ timeout: 1 })));
+        const ran = settled.filter((s) => s.status === 'fulfilled').length;
+        assert.equal(ran, disabled ? 3 : 1);
+      } finally {
+        await worker.stop({ cold: true });
+        await app.close();
+      }
+    });
+  }
+});

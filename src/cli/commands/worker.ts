@@ -24,8 +24,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
     .option('-l, --loglevel <level>', 'DEBUG, INFO, WARNING, ERROR, CRITICAL', 'WARNING')
     .option(
       '-P, --pool <pool>',
-      `pool: ${POOL_KINDS.join(', ')} (default event: async tasks on the event loop)`,
-      'event',
+      `pool: ${POOL_KINDS.join(', ')} (default: the workerPool setting, else event: async tasks on the event loop)`,
     )
     .option('--autoscale <max,min>', 'grow the pool up to max slots by demand, shrink back to min')
     .option('--max-tasks-per-child <n>', 'replace a pool child after this many tasks', (v) =>
@@ -53,8 +52,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       } catch (error) {
         throw new CliExit((error as Error).message, 2);
       }
-      const pool = opts.pool;
-      if (!isPoolKind(pool))
+      if (opts.pool !== undefined && !isPoolKind(opts.pool))
         throw new CliExit(`-P/--pool must be one of ${POOL_KINDS.join(', ')}`, 2);
       if (opts.concurrency !== undefined && !(opts.concurrency >= 1))
         throw new CliExit('-c/--concurrency must be a whole number >= 1', 2);
@@ -67,6 +65,12 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       const app = await appFromOptions(cmd.optsWithGlobals());
       if (opts.prefetchMultiplier !== undefined)
         app.configure({ workerPrefetchMultiplier: opts.prefetchMultiplier });
+      // Flags win over the app's worker settings, as in Celery.
+      const conf = app.conf;
+      const pool: PoolKind = (opts.pool as PoolKind | undefined) ?? conf.workerPool;
+      const maxTasksPerChild = opts.maxTasksPerChild ?? conf.workerMaxTasksPerChild ?? undefined;
+      const maxMemoryPerChild = opts.maxMemoryPerChild ?? conf.workerMaxMemoryPerChild ?? undefined;
+      const statedbPath = opts.statedb ?? conf.workerStateDb ?? undefined;
       const sink = opts.logfile ? createWriteStream(opts.logfile, { flags: 'a' }) : process.stderr;
       const logger = new Logger({ level, sink });
       const split = (s: string | undefined): string[] =>
@@ -80,8 +84,8 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         autoscale,
         pool,
         appSpec: cmd.optsWithGlobals().app,
-        maxTasksPerChild: opts.maxTasksPerChild,
-        maxMemoryPerChild: opts.maxMemoryPerChild,
+        maxTasksPerChild,
+        maxMemoryPerChild,
         queues: split(opts.queues),
         excludeQueues: split(opts.excludeQueues),
         logger,
@@ -95,12 +99,10 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       });
       warnUnenforceableLimits(app, pool, logger);
       if (opts.pidfile) writeFileSync(opts.pidfile, `${process.pid}\n`);
-      const statedb = opts.statedb ? new StateDb(opts.statedb, worker.state.revoked) : undefined;
+      const statedb = statedbPath ? new StateDb(statedbPath, worker.state.revoked) : undefined;
       if (statedb) {
         const count = statedb.load();
-        logger.info(
-          `Loaded ${count} revoked task id${count === 1 ? '' : 's'} from ${opts.statedb}`,
-        );
+        logger.info(`Loaded ${count} revoked task id${count === 1 ? '' : 's'} from ${statedbPath}`);
         statedb.start();
       }
       let stopping: Promise<void> | undefined;
