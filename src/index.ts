@@ -28,6 +28,7 @@ export { chord, group, type InputOf, type ResultOf, type ResultsOf } from './can
 export { chunks, xmap, xstarmap } from './canvas/map.js';
 export type { ResultKind } from './canvas/types.js';
 export { Worker, type WorkerOptions } from './worker/worker.js';
+export type { Liveness, LivenessOptions } from './worker/liveness.js';
 export {
   Control,
   type BroadcastOptions,

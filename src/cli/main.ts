@@ -5,6 +5,7 @@ import { registerCall } from './commands/call.js';
 import { registerControl } from './commands/control.js';
 import { registerEvents } from './commands/events.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerLiveness } from './commands/liveness.js';
 import { registerPurge } from './commands/purge.js';
 import { registerResult } from './commands/result.js';
 import { registerStatus } from './commands/status.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command<
   registerControl(program);
   registerStatus(program);
   registerEvents(program);
+  registerLiveness(program);
   return program;
 }
 

@@ -35,6 +35,13 @@ export interface DecodedEnvelope {
   redelivered: boolean;
   /** `properties.priority`, when it is a number. */
   priority: number | undefined;
+  /**
+   * The first field a kombu consumer requires that the envelope lacks: `properties` (then it
+   * is some other JSON object, not an envelope), or `properties.delivery_info` with string
+   * `exchange` and `routing_key` (a Python worker crashes on such a message, spec §12 trap 3);
+   * undefined when neither is missing.
+   */
+  missing: 'properties' | 'properties.delivery_info' | undefined;
 }
 
 /** Properties the envelope writes itself, never taken from `MessageProperties.extra`. */
@@ -113,6 +120,7 @@ export function envelopeFromObject(parsed: unknown): DecodedEnvelope {
   }
   const props = isRecord(parsed['properties']) ? parsed['properties'] : {};
   const info = isRecord(props['delivery_info']) ? props['delivery_info'] : {};
+  const routed = typeof info['exchange'] === 'string' && typeof info['routing_key'] === 'string';
   const headers = isRecord(parsed['headers']) ? parsed['headers'] : {};
   const message: WireMessage = {
     body: decodeBody(parsed['body'], props['body_encoding']),
@@ -132,6 +140,11 @@ export function envelopeFromObject(parsed: unknown): DecodedEnvelope {
     deliveryTag: typeof tag === 'string' ? tag : undefined,
     redelivered: info['redelivered'] === true,
     priority: typeof priority === 'number' ? priority : undefined,
+    missing: !isRecord(parsed['properties'])
+      ? 'properties'
+      : routed
+        ? undefined
+        : 'properties.delivery_info',
   };
 }
 
@@ -183,6 +196,30 @@ export function parseUnackedValue(value: string | Buffer): UnackedEntry {
   const [envelope, exchange, routingKey] = parsed as [Record<string, unknown>, unknown, unknown];
   return {
     envelope,
+    exchange: typeof exchange === 'string' ? exchange : '',
+    routingKey: typeof routingKey === 'string' ? routingKey : '',
+  };
+}
+
+/**
+ * An `unacked` value whose first element is a string: what celeriac's claim records for a list
+ * item that is not a JSON object (its text, JSON-quoted, so that the value is still the
+ * `[x, "<exchange>", "<routing_key>"]` kombu's restore reads; kombu logs and drops it, celeriac
+ * puts the text back unchanged). Undefined for any other value.
+ */
+export function parseUnreadableUnacked(
+  value: string | Buffer,
+): { raw: string; exchange: string; routingKey: string } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') return undefined;
+  const [raw, exchange, routingKey] = parsed as [string, unknown, unknown];
+  return {
+    raw,
     exchange: typeof exchange === 'string' ? exchange : '',
     routingKey: typeof routingKey === 'string' ? routingKey : '',
   };

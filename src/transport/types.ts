@@ -63,6 +63,14 @@ export interface ConsumeOptions {
   onDelivery: (delivery: Delivery) => void;
   /** Transport errors while consuming (connection lost, ...). The consumer keeps retrying. */
   onError?: (error: Error) => void;
+  /**
+   * A message that is not a usable broker message (Redis: a list item that is not a kombu
+   * envelope, or an envelope without `delivery_info`). With this handler the consumer hands it
+   * over, held like any delivery, for the caller to move aside and ack; `delivery.message` is
+   * what could be read (the item's text as the body, `application/octet-stream`, when nothing
+   * could). Without it the consumer drops the message and reports `error` through onError.
+   */
+  onMalformed?: (delivery: Delivery, error: Error) => void;
 }
 
 /** A running consumer. Deliveries stop after close(); unacked ones stay the caller's to settle. */
@@ -78,6 +86,8 @@ export interface Consumer {
    * unreachable, loop stuck). Optional: transports without a broker connection omit it.
    */
   isHealthy?(): boolean;
+  /** Why isHealthy() is false, for logs and probes; null while healthy. */
+  healthProblem?(): string | null;
 }
 
 /** A fanout subscription (events, remote control). */

@@ -65,6 +65,25 @@ export class Executor {
     }
   }
 
+  /**
+   * A message the transport could not read as a broker message (ConsumeOptions.onMalformed):
+   * moved to the dead-letter queue with the reason, logged. Never throws; when the move
+   * fails the message is requeued.
+   */
+  async moveAside(delivery: Delivery, error: Error): Promise<void> {
+    const dlq = this.#d.app.conf.taskDeadLetterQueue;
+    try {
+      await deadLetter(this.#d.app, delivery, error.message);
+      this.#d.logger.error(`${error.message}. It was moved to the dead-letter queue '${dlq}'.`);
+    } catch (failure) {
+      this.#d.logger.error(
+        `${error.message}. Moving it to the dead-letter queue '${dlq}' failed, so it was requeued: ${toError(failure).message}`,
+        failure,
+      );
+      await delivery.reject(true).catch(() => {});
+    }
+  }
+
   async #handle(delivery: Delivery): Promise<void> {
     const { logger, state, app } = this.#d;
     const dlq = app.conf.taskDeadLetterQueue;

@@ -18,6 +18,12 @@ import { WorkerState } from './state.js';
 import { Autoscaler } from './autoscaler.js';
 import type { ConsumedQueue } from './control-commands.js';
 import { WorkerRemote } from './remote.js';
+import {
+  consumerProblem,
+  LivenessMonitor,
+  type Liveness,
+  type LivenessOptions,
+} from './liveness.js';
 
 export const VERSION = '0.1.0';
 
@@ -61,6 +67,12 @@ export interface WorkerOptions {
   onShutdownRequest?: ((reason: string) => void) | undefined;
   /** Grow and shrink between min and max slots by demand (--autoscale=max,min). */
   autoscale?: { max: number; min: number } | undefined;
+  /**
+   * The liveness monitor (always on while running: it logs when the worker turns unhealthy
+   * and when it recovers): a file to refresh while healthy, the check interval, a bound on
+   * ill health. Without `onExpired`, an exceeded bound is only logged.
+   */
+  liveness?: LivenessOptions | undefined;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -81,6 +93,7 @@ export class Worker {
   #concurrency: number;
   #remote: WorkerRemote | undefined;
   #autoscaler: Autoscaler | undefined;
+  #liveness: LivenessMonitor | undefined;
 
   constructor(app: Celery, options: WorkerOptions = {}) {
     this.app = app;
@@ -209,12 +222,42 @@ export class Worker {
         const done = executor.handle(delivery).finally(() => this.#inflight.delete(done));
         this.#inflight.add(done);
       },
+      onMalformed: (delivery, error) => {
+        const done = executor.moveAside(delivery, error).finally(() => this.#inflight.delete(done));
+        this.#inflight.add(done);
+      },
       onError: (error) => this.logger.error(`Consumer error: ${error.message}; retrying`, error),
     });
     this.#lifecycle = 'running';
     this.#autoscaler?.start();
     this.#remote?.heart.start();
+    this.#liveness = new LivenessMonitor(
+      () => this.liveness(),
+      this.logger,
+      this.#options.liveness ?? {},
+      `${this.hostname} pid ${process.pid}`,
+    );
+    this.#liveness.start();
     this.logger.info(`${this.hostname} ready.`);
+  }
+
+  /**
+   * Whether the worker is alive and consuming: it is running and its consumer is healthy
+   * (Redis: the connection is ready and the fetch loop completed a cycle within three idle
+   * re-check intervals, 30 s by default; SQLite: the broker file can be used and the claim
+   * loop runs). `problem` says why not. For probes: see LivenessOptions.file.
+   */
+  liveness(): Liveness {
+    const problem =
+      this.#lifecycle === 'running'
+        ? consumerProblem(this.#consumer)
+        : `the worker is ${this.#lifecycle}`;
+    return { healthy: problem === null, problem };
+  }
+
+  /** The same as `liveness().healthy`. */
+  healthy(): boolean {
+    return this.liveness().healthy;
   }
 
   /**
@@ -226,6 +269,7 @@ export class Worker {
     this.#lifecycle = 'stopping';
     // A message claimed while the consumer closes must not start a task now.
     this.state.accepting = false;
+    await this.#liveness?.stop();
     await this.#remote?.closeMailbox();
     await this.#consumer?.close();
     const budget = options.cold

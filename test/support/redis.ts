@@ -34,8 +34,12 @@ export interface RedisServer {
   readonly shared: boolean;
   /** Stops a private server and removes its files; does nothing for the shared one. Idempotent. */
   stop: () => Promise<void>;
-  /** Private server only: stops it (SIGTERM, so the AOF is written) and starts it again on the same port and files. */
-  restart?: () => Promise<void>;
+  /**
+   * Private server only: stops it (SIGTERM, so the AOF is written) and starts it again on the
+   * same port and files. `whileDown` runs in between (an outage as long as it takes); the
+   * server is started again even when it throws, and its error is rethrown after.
+   */
+  restart?: (whileDown?: () => Promise<void>) => Promise<void>;
   /** Private server only: the server's log so far. */
   output?: () => string;
 }
@@ -119,10 +123,14 @@ async function privateRedis(options: StartRedisOptions, db: number): Promise<Red
       });
       return stopped;
     },
-    async restart() {
+    async restart(whileDown) {
       if (stopped) throw new Error('restart() after stop(): start a new server instead');
       await current.stop();
-      current = await launch(port);
+      try {
+        await whileDown?.();
+      } finally {
+        current = await launch(port);
+      }
     },
   };
 }

@@ -8,8 +8,12 @@ import { POOL_KINDS, isPoolKind, type PoolKind } from '../../worker/pool/create.
 import { StateDb } from '../../worker/statedb.js';
 import { parseAutoscale } from '../../worker/autoscaler.js';
 import { Worker } from '../../worker/worker.js';
+import { LIVENESS_INTERVAL } from '../../worker/liveness.js';
 import { appFromOptions, type GlobalOptions } from '../context.js';
 import { CliExit } from '../output.js';
+
+/** The exit status of a worker that stayed unhealthy longer than --max-unhealthy. */
+export const UNHEALTHY_EXIT_CODE = 3;
 
 export function registerWorker(program: Command<[], GlobalOptions>): void {
   program
@@ -45,6 +49,23 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       parseFloat,
       30,
     )
+    .option(
+      '--liveness-file <path>',
+      'refresh this file (its mtime) while the worker is healthy: running, connected and ' +
+        'consuming; a liveness probe fails once it is older than a bound, e.g. ' +
+        '`celeriac liveness <path> --max-age 30`',
+    )
+    .option(
+      '--liveness-interval <seconds>',
+      `seconds between liveness checks and file refreshes (default ${LIVENESS_INTERVAL})`,
+      parseFloat,
+    )
+    .option(
+      '--max-unhealthy <seconds>',
+      `exit with status ${UNHEALTHY_EXIT_CODE} once unhealthy (broker unreachable, consumer stuck) ` +
+        'for longer than this, for a supervisor to restart it (default: keep trying)',
+      parseFloat,
+    )
     .action(async (opts, cmd) => {
       let level;
       try {
@@ -61,6 +82,13 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         autoscale = opts.autoscale ? parseAutoscale(opts.autoscale) : undefined;
       } catch (error) {
         throw new CliExit((error as Error).message, 2);
+      }
+      for (const [flag, value] of [
+        ['--liveness-interval', opts.livenessInterval],
+        ['--max-unhealthy', opts.maxUnhealthy],
+      ] as const) {
+        if (value !== undefined && !(value > 0))
+          throw new CliExit(`${flag} must be a number of seconds > 0`, 2);
       }
       const app = await appFromOptions(cmd.optsWithGlobals());
       if (opts.prefetchMultiplier !== undefined)
@@ -96,6 +124,21 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         onShutdownRequest: () => {
           if (!stopping) shutdown('warm');
         },
+        liveness: {
+          file: opts.livenessFile,
+          interval: opts.livenessInterval,
+          maxUnhealthy: opts.maxUnhealthy,
+          onExpired: () => {
+            if (stopping) return;
+            logger.critical(
+              `Exiting with status ${UNHEALTHY_EXIT_CODE} (--max-unhealthy ${opts.maxUnhealthy}).`,
+            );
+            exitCode = UNHEALTHY_EXIT_CODE;
+            // The broker may be away: do not wait for it longer than a few seconds.
+            setTimeout(() => process.exit(UNHEALTHY_EXIT_CODE), 5000).unref();
+            shutdown('cold');
+          },
+        },
       });
       warnUnenforceableLimits(app, pool, logger);
       if (opts.pidfile) writeFileSync(opts.pidfile, `${process.pid}\n`);
@@ -106,6 +149,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         statedb.start();
       }
       let stopping: Promise<void> | undefined;
+      let exitCode = 0;
       const shutdown = (mode: 'warm' | 'cold' | 'restart'): void => {
         if (stopping && mode === 'warm') mode = 'cold';
         process.stderr.write(
@@ -123,7 +167,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
               return;
             }
             if (opts.pidfile) safeUnlink(opts.pidfile);
-            process.exit(0);
+            process.exit(exitCode);
           });
       };
       process.on('SIGTERM', () => shutdown('warm'));

@@ -4,6 +4,7 @@
  * to be written sent along. RECLAIM gets the messages of a claim whose reply was lost.
  */
 import type { Redis } from 'ioredis';
+import { quotePython } from '../../serialization/json.js';
 import { epochSeconds } from './held.js';
 import type { KeyLayout } from './keys.js';
 import { CLAIM, RECLAIM } from './scripts.js';
@@ -62,6 +63,7 @@ export async function claim(
     ttl,
     ackTags.length,
     ...ackTags,
+    ...keys.map((k) => quotePython(k.queue)),
   ];
   if (pre) args.push(keys.findIndex((k) => k.key === pre.key) + 1, pre.raw);
   const reply = await CLAIM.run(

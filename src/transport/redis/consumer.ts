@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
 import type { ConsumeOptions, Consumer } from '../types.js';
 import { closeClient, quietErrors, settleWithin, type RedisConnector } from './connection.js';
-import { deliveryOf, RedisDelivery, type DeliveryOwner } from './delivery.js';
+import { deliveryOf, type DeliveryOwner, type RedisDelivery } from './delivery.js';
 import { claim, forgetClaims, reclaim, type ClaimId, type Claimed } from './claim.js';
 import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
@@ -47,7 +47,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private readonly held = new Map<string, RedisDelivery>();
   private readonly client: Redis;
   private readonly onDelivery: ConsumeOptions['onDelivery'];
+  private readonly onMalformed: ConsumeOptions['onMalformed'];
   private readonly onError: (error: Error) => void;
+  /** Every dropped message is reported (onError itself is quieted per message text). */
+  private readonly reportMalformed: (error: Error) => void;
   private running = true;
   private closing: Promise<void> | undefined;
   /** A write to one of our keys may have happened since the last claim was sent. */
@@ -75,7 +78,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.queueList = [...new Set(options.queues)];
     this.prefetch = Math.max(0, options.prefetch);
     this.onDelivery = options.onDelivery;
+    this.onMalformed = options.onMalformed;
     this.onError = quietErrors(options.onError ?? (() => undefined));
+    this.reportMalformed = options.onError ?? (() => undefined);
     this.client = host.connector.create(
       'consumer',
       { maxRetriesPerRequest: null, autoResendUnfulfilledCommands: false },
@@ -126,12 +131,24 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   /**
-   * False when the loop has not completed a fetch cycle for three idle re-check intervals
-   * (Redis unreachable or not answering, or the loop stuck): for liveness probes.
+   * False when the consumer is closed, its connection is not ready (Redis unreachable), or
+   * the loop has not completed a fetch cycle for three idle re-check intervals (Redis not
+   * answering, or the loop stuck): for liveness probes (Worker.liveness()).
    */
   isHealthy(): boolean {
+    return this.healthProblem() === null;
+  }
+
+  /** Why {@link isHealthy} is false (null while healthy). */
+  healthProblem(): string | null {
+    if (!this.running) return 'the consumer is closed';
+    if (this.client.status !== 'ready')
+      return `the connection to Redis is not ready (${this.client.status})`;
     const window = 3 * this.host.settings.idleRecheckInterval * 1000;
-    return this.running && this.client.status === 'ready' && Date.now() - this.lastCycleAt < window;
+    const idle = Date.now() - this.lastCycleAt;
+    if (idle >= window)
+      return `the consumer has not completed a fetch from Redis for ${Math.round(idle / 1000)} s (Redis does not answer, or the loop is stuck)`;
+    return null;
   }
 
   /** How an idle consumer is woken: 'tracking' (CLIENT TRACKING) or 'brpop' (fallback). */
@@ -368,15 +385,16 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         .catch((err: unknown) => this.onError(toError(err)));
       return;
     }
-    const delivery = deliveryOf(claimed, this);
-    if (!(delivery instanceof RedisDelivery)) {
+    const { delivery, malformed } = deliveryOf(claimed, this);
+    if (malformed && !this.onMalformed) {
       void this.host.held.ack(claimed.tag);
-      this.onError(delivery);
+      this.reportMalformed(malformed);
       return;
     }
     this.held.set(claimed.tag, delivery);
     try {
-      this.onDelivery(delivery);
+      if (malformed) this.onMalformed!(delivery, malformed);
+      else this.onDelivery(delivery);
     } catch (err) {
       this.onError(toError(err));
     }

@@ -5,6 +5,7 @@
 import { MessageMalformedError } from '../../errors.js';
 import { decodeEnvelope } from '../../protocol/kombu-envelope.js';
 import type { WireMessage } from '../../protocol/types.js';
+import { jsonLoads } from '../../serialization/json.js';
 import type { Delivery } from '../types.js';
 import type { Claimed } from './claim.js';
 
@@ -91,38 +92,107 @@ export class RedisDelivery implements Delivery {
   }
 }
 
-/**
- * The delivery of a claimed message, or the error saying why it is not a kombu envelope
- * (the caller drops it: it can never be run).
- */
-export function deliveryOf(
-  claimed: Claimed,
-  owner: DeliveryOwner,
-): RedisDelivery | MessageMalformedError {
+/** A claimed message as a delivery, and what makes it unusable, if anything does. */
+export interface ClaimedDelivery {
+  delivery: RedisDelivery;
+  /**
+   * Set when the message is not a usable kombu message: not an envelope at all (then
+   * `delivery.message` carries the item's text as its body) or an envelope without
+   * `delivery_info` (a Python worker would crash on it).
+   */
+  malformed: MessageMalformedError | undefined;
+}
+
+/** Longest piece of a bad message quoted in its error. */
+const PREVIEW_CHARS = 200;
+
+/** The delivery of a claimed message; `malformed` says why it cannot be consumed, if it cannot. */
+export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): ClaimedDelivery {
   const { source, raw, tag, count } = claimed;
+  const queue = source?.queue ?? '';
+  const init = {
+    queue,
+    deliveryTag: tag,
+    raw,
+    sourceKey: source?.key ?? '',
+    exchange: '',
+    routingKey: queue,
+    redelivered: false,
+    deliveryCount: 0,
+  };
   let decoded;
   try {
     decoded = decodeEnvelope(raw);
   } catch (err) {
-    return new MessageMalformedError(
-      `Dropped a message from ${source?.queue ?? 'a queue'} that is not a kombu envelope`,
-      {
-        cause: err,
-      },
-    );
+    return unreadable(init, owner, isJson(raw) ? 'JSON, but not an object' : 'not JSON', err);
   }
-  return new RedisDelivery(
+  if (decoded.missing === 'properties') {
+    return unreadable(init, owner, 'a JSON object without "properties"');
+  }
+  const delivery = new RedisDelivery(
     {
+      ...init,
       message: decoded.message,
       queue: source?.queue ?? decoded.routingKey,
-      deliveryTag: tag,
       exchange: decoded.exchange,
       routingKey: decoded.routingKey,
       redelivered: decoded.redelivered,
       deliveryCount: decoded.redelivered ? Math.max(1, count) : 0,
-      raw,
-      sourceKey: source?.key ?? '',
     },
     owner,
   );
+  const { task, id } = decoded.message.headers;
+  const malformed = decoded.missing
+    ? new MessageMalformedError(
+        `A message in queue '${queue}' (task ${label(task)}, id ${label(id)}) has no properties.delivery_info with exchange and routing_key`,
+        { hint: 'kombu requires them: a Python worker crashes on such a message' },
+      )
+    : undefined;
+  return { delivery, malformed };
+}
+
+/** A list item that is not a kombu envelope: its text travels as the body. */
+function unreadable(
+  init: Omit<DeliveryInit, 'message'>,
+  owner: DeliveryOwner,
+  what: string,
+  cause?: unknown,
+): ClaimedDelivery {
+  const message: WireMessage = {
+    body: Buffer.from(init.raw, 'utf8'),
+    contentType: 'application/octet-stream',
+    contentEncoding: 'binary',
+    headers: {},
+    properties: {},
+  };
+  return {
+    delivery: new RedisDelivery({ ...init, message }, owner),
+    malformed: new MessageMalformedError(
+      `A message in queue '${init.queue}' is not a kombu envelope (${what}): ${preview(init.raw)}`,
+      {
+        cause,
+        hint: 'only kombu envelopes (JSON objects with body, headers and properties) belong in Celery queues',
+      },
+    ),
+  };
+}
+
+/** A header value for an error message. */
+function label(value: unknown): string {
+  return typeof value === 'string' ? value : '?';
+}
+
+function isJson(raw: string): boolean {
+  try {
+    jsonLoads(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The start of a bad message, JSON-quoted, for an error message. */
+function preview(raw: string): string {
+  const text = JSON.stringify(raw.slice(0, PREVIEW_CHARS));
+  return raw.length > PREVIEW_CHARS ? `${text}... (${raw.length} characters)` : text;
 }

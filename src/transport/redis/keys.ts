@@ -7,6 +7,8 @@
 
 /** kombu's separator in binding members and priority sub-queue names (spec §b.4). */
 export const KOMBU_SEP = '\x06\x16';
+/** kombu's virtual dead-letter queue: where its restore sends a message that names no queue. */
+export const KOMBU_DEADLETTER_QUEUE = 'ae.undeliver';
 /** kombu's priority steps: priority p is served from the highest step ≤ p (spec §b.4). */
 export const KOMBU_PRIORITY_STEPS: readonly number[] = [0, 3, 6, 9];
 

@@ -14,10 +14,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
-import { parseUnackedValue, markRedelivered } from '../../protocol/kombu-envelope.js';
+import {
+  markRedelivered,
+  parseUnackedValue,
+  parseUnreadableUnacked,
+} from '../../protocol/kombu-envelope.js';
 import { queuesFor } from './bindings.js';
 import { REDELIVERY_COUNT_TTL } from './held.js';
-import type { KeyLayout } from './keys.js';
+import { KOMBU_DEADLETTER_QUEUE, type KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
 import type { Publisher } from './publisher.js';
 import { PROMOTE, RELEASE_MUTEX, RESTORE } from './scripts.js';
@@ -139,15 +143,21 @@ export class Maintenance {
     tables: Map<string, string[]>,
   ): Promise<{ key: string; payload: string } | undefined> {
     if (value === null) return undefined;
+    const { layout, main, publisher } = this.host;
     let entry;
     try {
       entry = parseUnackedValue(value);
     } catch (err) {
+      // A list item that was not a JSON object goes back as it was (the claim moves it aside).
+      const unreadable = parseUnreadableUnacked(value);
+      if (unreadable?.routingKey && unreadable.exchange === '')
+        return { key: layout.queueKey(unreadable.routingKey), payload: unreadable.raw };
       this.host.onError(toError(err));
       return undefined;
     }
-    const { layout, main, publisher } = this.host;
-    let queue = entry.routingKey;
+    // kombu's _lookup: the default exchange routes to the queue named by the routing key, or
+    // to kombu's dead-letter queue when there is none (never to the Redis key "").
+    let queue = entry.routingKey || KOMBU_DEADLETTER_QUEUE;
     if (entry.exchange !== '') {
       let table = tables.get(entry.exchange);
       if (!table) {

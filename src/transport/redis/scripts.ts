@@ -24,17 +24,26 @@ end
  * KEYS: unacked, unacked_index, redelivery counts, the consumer's claim record, then the list
  *       keys in serving order.
  * ARGV: now (epoch seconds), max messages, claim id, claim record TTL (seconds), number of
- *       tags to ack, the tags, then optionally a pre-popped message: its key number (1-based
- *       among the list keys) and the envelope (BRPOP wake-up mode).
+ *       tags to ack, the tags, the queue name of each list key (JSON-quoted, Python's
+ *       spelling), then optionally a pre-popped message: its key number (1-based among the
+ *       list keys) and the envelope (BRPOP wake-up mode).
  * Returns a flat array: key number, envelope, delivery tag, redelivery count, ... per message.
  *
  * When it claims something it also overwrites the consumer's claim record with the claim id
- * and, per message, key number, tag, envelope length and count: a consumer whose connection
- * dropped before the reply arrived gets those messages with RECLAIM, instead of leaving them
- * in `unacked` until the visibility timeout.
+ * and, per message, key number, tag, envelope length, count and whether the envelope was
+ * quoted (below): a consumer whose connection dropped before the reply arrived gets those
+ * messages with RECLAIM, instead of leaving them in `unacked` until the visibility timeout.
  *
  * The `unacked` value is `[<envelope>, "<exchange>", "<routing_key>"]` as kombu's QoS.append
- * writes it; exchange and routing key come from the envelope's delivery_info.
+ * writes it; exchange and routing key come from the envelope's delivery_info. Bad input must
+ * not make that value harmful to anyone's restore pass (ours or kombu's, which reads it with
+ * json.loads and pushes the message to the queue its routing key names):
+ * - an envelope without delivery_info (or without a string exchange and routing key) is
+ *   recorded with exchange "" and the queue it came from, so a restore returns it there (not
+ *   into the Redis key "" or kombu's `ae.undeliver`);
+ * - a list item that is not a JSON object is recorded JSON-quoted (a string), so the value
+ *   stays valid JSON: kombu logs "Could not restore message" and drops it, ours puts the text
+ *   back; raw, it would make every kombu restore pass fail at that entry.
  */
 export const CLAIM = new LuaScript(
   'claim',
@@ -44,6 +53,8 @@ local now = ARGV[1]
 local want = tonumber(ARGV[2])
 local claim_id, record_ttl = ARGV[3], ARGV[4]
 local nack = tonumber(ARGV[5])
+-- ARGV[queues + i] is the quoted queue name of list key i.
+local nkeys, queues = #KEYS - 4, 5 + nack
 if nack > 0 then
   chunked('ZREM', index, ARGV, 6, 5 + nack)
   chunked('HDEL', unacked, ARGV, 6, 5 + nack)
@@ -78,10 +89,12 @@ local function fields_fast(raw)
   else return nil end
   return tag, '"' .. ex .. '"', '"' .. rk .. '"', again
 end
-local function fields_slow(raw)
+-- Also says whether raw is a JSON object (cjson decodes arrays to tables too).
+local function fields_slow(raw, keyno)
   local tag, ex, rk, again
   local ok, env = pcall(cjson.decode, raw)
-  if ok and type(env) == 'table' then
+  local object = ok and type(env) == 'table' and string.find(raw, '^%s*{') ~= nil
+  if object then
     local p = env['properties']
     if type(p) == 'table' then
       tag = p['delivery_tag']
@@ -94,15 +107,21 @@ local function fields_slow(raw)
     end
   end
   if type(tag) ~= 'string' then tag = 'celeriac-untagged-' .. redis.sha1hex(raw) end
-  if type(ex) ~= 'string' then ex = '' end
-  if type(rk) ~= 'string' then rk = '' end
-  return tag, cjson.encode(ex), cjson.encode(rk), again == true
+  if type(ex) == 'string' and type(rk) == 'string' then
+    ex, rk = cjson.encode(ex), cjson.encode(rk)
+  else
+    ex, rk = '""', ARGV[queues + keyno]
+  end
+  return tag, ex, rk, again == true, object
 end
 local function take(keyno, raw)
   local tag, ex, rk, again = fields_fast(raw)
-  if not tag then tag, ex, rk, again = fields_slow(raw) end
+  local object = true
+  if not tag then tag, ex, rk, again, object = fields_slow(raw, keyno) end
+  local held = raw
+  if not object then held = cjson.encode(raw) end
   hset[#hset + 1] = tag
-  hset[#hset + 1] = '[' .. raw .. ', ' .. ex .. ', ' .. rk .. ']'
+  hset[#hset + 1] = '[' .. held .. ', ' .. ex .. ', ' .. rk .. ']'
   zadd[#zadd + 1] = now
   zadd[#zadd + 1] = tag
   local count = 0
@@ -111,11 +130,11 @@ local function take(keyno, raw)
   out[#out + 1] = raw
   out[#out + 1] = tag
   out[#out + 1] = count
-  recs[#recs + 1] = {keyno, tag, #raw, count}
+  recs[#recs + 1] = {keyno, tag, #raw, count, not object}
   got = got + 1
 end
-local pre = ARGV[6 + nack]
-if pre and pre ~= '' then take(tonumber(pre), ARGV[7 + nack]) end
+local pre = ARGV[queues + nkeys + 1]
+if pre and pre ~= '' then take(tonumber(pre), ARGV[queues + nkeys + 2]) end
 -- RPOP with a count needs Redis 6.2; older servers answer an error, then pop one by one.
 local counted = true
 for i = 5, #KEYS do
@@ -162,13 +181,18 @@ local rec = cjson.decode(stored)
 if rec[1] ~= ARGV[2] then return {} end
 local out = {}
 for _, m in ipairs(rec[2]) do
-  local keyno, tag, len, count = m[1], m[2], m[3], m[4]
+  local keyno, tag, len, count, quoted = m[1], m[2], m[3], m[4], m[5]
   local value = redis.call('HGET', KEYS[1], tag)
   if value then
     redis.call('ZADD', KEYS[2], ARGV[1], tag)
     out[#out + 1] = keyno
-    -- kombu's value is [<envelope>, "<exchange>", "<routing_key>"]: the envelope follows '['.
-    out[#out + 1] = string.sub(value, 2, 1 + len)
+    -- kombu's value is [<envelope>, "<exchange>", "<routing_key>"]: the envelope follows '['
+    -- (JSON-quoted when it was not a JSON object, see CLAIM).
+    if quoted == true then
+      out[#out + 1] = cjson.decode(value)[1]
+    else
+      out[#out + 1] = string.sub(value, 2, 1 + len)
+    end
     out[#out + 1] = tag
     out[#out + 1] = count
   end

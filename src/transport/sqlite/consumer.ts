@@ -9,6 +9,8 @@ export interface ConsumerHost {
   /** Something changed for this consumer: run the pump soon. */
   kick(): void;
   removeConsumer(consumer: SqliteConsumer): void;
+  /** Why the transport cannot hand out messages now; null when it can. */
+  pumpProblem(): string | null;
 }
 
 /** Claims per transaction when prefetch is 0 (no limit). */
@@ -87,6 +89,16 @@ export class SqliteConsumer implements Consumer {
   setPrefetch(prefetch: number): void {
     this.prefetch = prefetch;
     this.host.kick();
+  }
+
+  /** False when closed, or when the transport's pump fails or stalls (see healthProblem). */
+  isHealthy(): boolean {
+    return this.healthProblem() === null;
+  }
+
+  /** Why {@link isHealthy} is false (null while healthy). */
+  healthProblem(): string | null {
+    return this.open ? this.host.pumpProblem() : 'the consumer is closed';
   }
 
   async close(): Promise<void> {

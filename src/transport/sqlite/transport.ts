@@ -45,6 +45,9 @@ import {
 } from './schema.js';
 import type { SqliteTransportSettings } from './settings.js';
 
+/** A pump that has not run for this long (and 20 polls) makes consumers unhealthy. */
+const STALL_MS = 10_000;
+
 interface PendingOp {
   run: WriteOp;
   resolve(): void;
@@ -77,6 +80,10 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
   private readonly dueTimer = new DueTimer(() => this.kick());
   private reapTimer: NodeJS.Timeout | undefined;
   private lastPrune = 0;
+  /** When the pump last ran to the end without an error (epoch ms). */
+  private lastPumpAt = Date.now();
+  /** The error of the last pump, when it failed. */
+  private pumpFailure: string | undefined;
 
   constructor(
     /** Absolute path of the database file. */
@@ -156,6 +163,7 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
 
   consume(options: ConsumeOptions): Consumer {
     this.open();
+    if (this.consumers.size === 0) this.lastPumpAt = Date.now();
     const consumer = new SqliteConsumer(this, options);
     this.consumers.add(consumer);
     this.activity();
@@ -214,7 +222,10 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
         nextDue = this.consumers.size > 0 ? (s.nextDue.get() ?? null) : null;
       }
       this.fanout.read(s);
+      this.lastPumpAt = Date.now();
+      this.pumpFailure = undefined;
     } catch (error) {
+      this.pumpFailure = error instanceof Error ? error.message : String(error);
       for (const op of ops) op.reject(error);
       this.reportError(error);
     }
@@ -237,6 +248,21 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
       c.hand(this.held.make(c, row));
     }
     if (rows.length > 0 && c.mayHaveWork && c.free() > 0) this.kick();
+  }
+
+  /**
+   * @internal Why consumers cannot take messages now (null when they can): the last pump
+   * failed (file locked beyond busyTimeout, I/O error), or none ran for a long while although
+   * the poll starts one every pollingInterval (the event loop is stalled).
+   */
+  pumpProblem(): string | null {
+    if (this.state !== 'open') return `the SQLite broker ${this.displayUrl} is closed`;
+    if (this.pumpFailure !== undefined)
+      return `the SQLite broker ${this.displayUrl} fails: ${this.pumpFailure}`;
+    const idle = Date.now() - this.lastPumpAt;
+    if (idle > Math.max(STALL_MS, 20 * this.settings.pollMs))
+      return `the SQLite consumer loop has not run for ${Math.round(idle / 1000)} s`;
+    return null;
   }
 
   /** Gives back messages whose holder died on this host, or whose lease ran out elsewhere. */
