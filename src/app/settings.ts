@@ -268,7 +268,7 @@ export const SETTINGS = {
   ),
   workerPool: spec(
     'worker_pool',
-    'event' as 'event' | 'prefork' | 'processes' | 'threads' | 'solo',
+    'event',
     oneOf('event', 'prefork', 'processes', 'threads', 'solo'),
     'Pool (-P): event (async tasks on the event loop), prefork, threads, solo',
   ),

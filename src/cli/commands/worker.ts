@@ -95,7 +95,7 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
         app.configure({ workerPrefetchMultiplier: opts.prefetchMultiplier });
       // Flags win over the app's worker settings, as in Celery.
       const conf = app.conf;
-      const pool: PoolKind = (opts.pool as PoolKind | undefined) ?? conf.workerPool;
+      const pool: PoolKind = opts.pool ?? conf.workerPool;
       const maxTasksPerChild = opts.maxTasksPerChild ?? conf.workerMaxTasksPerChild ?? undefined;
       const maxMemoryPerChild = opts.maxMemoryPerChild ?? conf.workerMaxMemoryPerChild ?? undefined;
       const statedbPath = opts.statedb ?? conf.workerStateDb ?? undefined;
