@@ -184,6 +184,45 @@ void describe('worker liveness on Redis', { skip: skipRedis }, () => {
       await client.close();
     }
   });
+  void test('a warm shutdown while Redis is down ends within --shutdown-timeout + 15 s, exit 1; its late-ack task comes back', async () => {
+    const conf = { taskAcksLate: true, brokerTransportOptions: { visibilityTimeout: 2 } };
+    const { redis, worker, client } = await start(['--shutdown-timeout', '1'], conf);
+    try {
+      const long = await client.sendTask('tasks.sleep', [3]);
+      await worker.waitFor(new RegExp(`Task tasks\\.sleep\\[${long.id}\\] received`));
+      await redis.restart!(async () => {
+        const asked = Date.now();
+        worker.child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([
+          worker.exited,
+          new Promise((r) => (timer = setTimeout(() => r('still running'), 30_000))),
+        ]);
+        clearTimeout(timer);
+        assert.equal(code, 1, `exit status:\n${worker.output().slice(-3000)}`);
+        const took = (Date.now() - asked) / 1000;
+        assert.ok(
+          took >= 10 && took < 20,
+          `exited after ${took.toFixed(1)} s, expected about 16 s`,
+        );
+      });
+      assert.match(
+        worker.output(),
+        /Shutdown did not finish within 16 s \(is the broker reachable\?\)/,
+      );
+      // Nothing lost: the message the dead worker held comes back after the visibility timeout.
+      const env = { ...box.env, CELERY_BROKER_URL: redis.url, CELERY_RESULT_BACKEND: redis.url };
+      const next = await startWorker(
+        { ...env, INTEROP_CONF_JSON: JSON.stringify(conf) },
+        ['-c', '2'],
+        APP,
+      );
+      workers.push(next);
+      assert.equal(await long.get({ timeout: 30 }), 3);
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 void describe('worker liveness on SQLite', () => {

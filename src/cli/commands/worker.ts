@@ -157,6 +157,17 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
             ? `\nworker: Restarting worker with fresh code (MainProcess)\n`
             : `\nworker: ${mode === 'cold' ? 'Cold' : 'Warm'} shutdown (MainProcess)\n`,
         );
+        // A stop that cannot finish (the broker is unreachable, a close that never settles)
+        // must not leave the process hanging: a second Ctrl+C or SIGQUIT exits soon whatever
+        // happens, and a warm stop gets its budget plus time to hand messages back.
+        const bound = mode === 'cold' ? COLD_SHUTDOWN_BOUND_S : opts.shutdownTimeout + HAND_BACK_S;
+        setTimeout(() => {
+          logger.error(
+            `Shutdown did not finish within ${bound} s (is the broker reachable?); exiting now. ` +
+              'Unfinished late-ack messages come back after the broker lease or visibility timeout.',
+          );
+          process.exit(1);
+        }, bound * 1000).unref();
         stopping = worker
           .stop({ cold: mode === 'cold' })
           .then(() => app.close())
@@ -179,6 +190,11 @@ export function registerWorker(program: Command<[], GlobalOptions>): void {
       await worker.start();
     });
 }
+
+/** Seconds a cold shutdown may take before the process exits regardless. */
+const COLD_SHUTDOWN_BOUND_S = 5;
+/** Seconds a warm shutdown may take beyond --shutdown-timeout (hand-back, closing connections). */
+const HAND_BACK_S = 15;
 
 /**
  * SIGHUP: after the warm stop, start a new worker process with the same arguments (so task
