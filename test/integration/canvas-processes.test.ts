@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { Celery, chain, chord, group, type AsyncResult } from '../../src/index.js';
 import { readRuns, startCanvasWorker } from '../support/canvas-workers.js';
 import type { ManagedProcess } from '../support/process.js';
@@ -147,6 +148,36 @@ for (const store of stores) {
       const nodes = new Set(runs.filter((r) => r.task === 'tasks.add').map((r) => r.hostname));
       assert.equal(nodes.size, 2, `both workers ran header tasks: ${[...nodes].join(', ')}`);
     });
+
+    if (store.name === 'Redis') {
+      void test('after the run, every key the workers and the client wrote expires, except kombu binding sets', async () => {
+        const raw = new Redis(server.url);
+        try {
+          // Acks ride with each worker's next Redis call: give them a moment to settle.
+          const forever = async (): Promise<string[]> => {
+            const out: string[] = [];
+            for (const key of await raw.keys('*'))
+              if ((await raw.ttl(key)) < 0 && !key.startsWith('_kombu.binding.')) out.push(key);
+            return out;
+          };
+          const until = Date.now() + 5000;
+          while ((await forever()).length > 0 && Date.now() < until)
+            await new Promise((r) => setTimeout(r, 100));
+          const keys = await raw.keys('*');
+          assert.ok(
+            keys.some((k) => k.startsWith('celery-task-meta-')),
+            'results were written',
+          );
+          assert.ok(
+            keys.some((k) => k.startsWith('celery-taskset-meta-')),
+            'chord keys were written',
+          );
+          assert.deepEqual(await forever(), [], 'keys without a TTL');
+        } finally {
+          raw.disconnect();
+        }
+      });
+    }
   });
 }
 
