@@ -36,17 +36,17 @@ export function inspectCommands(ctx: ControlContext): Array<[string, ControlHand
       .reserved()
       .filter((h) => !isScheduled(h, ctx))
       .map((h) => info(h));
+  // ETA tasks held in memory (transports without a due-time store) and those parked in the
+  // broker's due-time store by this worker.
   const scheduled: ControlHandler = () =>
-    state
-      .reserved()
-      .filter((h) => isScheduled(h, ctx))
-      .map((h) =>
+    [...state.reserved().filter((h) => isScheduled(h, ctx)), ...state.scheduled(ctx.app.now())].map(
+      (h) =>
         encodeScheduledInfo({
           eta: h.message.eta === null ? null : toPythonIso(h.message.eta),
           priority: 6,
           request: requestInfo(ctx, h, false),
         }),
-      );
+    );
   const revoked: ControlHandler = () => state.revoked.ids();
   const registered: ControlHandler = (a) =>
     registeredTasks(ctx, a['taskinfoitems'], a['builtins'] === true);

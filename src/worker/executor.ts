@@ -136,19 +136,13 @@ export class Executor {
         `Task ${label} received (eta ${new Date(message.eta).toISOString()}): waiting in the broker until due`,
       );
       await delivery.defer(message.eta);
+      state.park(heldTask(message, delivery, now));
       return;
     }
     if (logger.isEnabled('INFO')) logger.info(`Task ${label} received`);
     this.#d.events.received(message);
-    const held: HeldTask = {
-      message,
-      delivery,
-      receivedAt: now,
-      startedAt: null,
-      acknowledged: false,
-      workerPid: null,
-      abort: new LazyAbort(),
-    };
+    if (state.parked.size > 0) state.parked.delete(message.id); // due: it came back
+    const held = heldTask(message, delivery, now);
     state.held.set(message.id, held);
     try {
       await this.#execute(def, held, label);
@@ -329,4 +323,16 @@ export class Executor {
 /** Seconds as Celery prints them (`0.001234s`). */
 function formatRuntime(seconds: number): string {
   return String(Math.round(seconds * 1e6) / 1e6);
+}
+
+function heldTask(message: TaskMessage, delivery: Delivery, now: number): HeldTask {
+  return {
+    message,
+    delivery,
+    receivedAt: now,
+    startedAt: null,
+    acknowledged: false,
+    workerPid: null,
+    abort: new LazyAbort(),
+  };
 }

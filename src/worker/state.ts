@@ -65,6 +65,11 @@ export class RevokedSet {
 /** Worker-wide bookkeeping. */
 export class WorkerState {
   readonly held = new Map<string, HeldTask>();
+  /**
+   * ETA tasks this worker parked in the broker's due-time store, by id, until their ETA
+   * passes: what `inspect scheduled` lists (a Python worker lists the ETA tasks it holds).
+   */
+  readonly parked = new Map<string, HeldTask>();
   /** Per-task rate limits, changeable at run time (control: rate_limit). */
   readonly rateLimits = new RateLimiter();
   /** Run-time time limit overrides by task name, seconds (control: time_limit). */
@@ -81,6 +86,22 @@ export class WorkerState {
   }
 
   /** Tasks received but not started. */
+  /** Remembers an ETA task parked in the broker (at most 10,000: the oldest go first). */
+  park(held: HeldTask): void {
+    this.parked.set(held.message.id, held);
+    if (this.parked.size > 10_000) {
+      const oldest = this.parked.keys().next().value;
+      if (oldest !== undefined) this.parked.delete(oldest);
+    }
+  }
+
+  /** Parked ETA tasks whose ETA has not passed (older entries are dropped). */
+  scheduled(now: number): HeldTask[] {
+    for (const [id, held] of this.parked)
+      if (held.message.eta === null || held.message.eta <= now) this.parked.delete(id);
+    return [...this.parked.values()];
+  }
+
   reserved(): HeldTask[] {
     return [...this.held.values()].filter((t) => t.startedAt === null);
   }

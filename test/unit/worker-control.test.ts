@@ -161,6 +161,28 @@ void describe('worker remote control and events (memory transport)', () => {
     ]);
   });
 
+  void test('scheduled lists an ETA task this worker parked in the broker, until its ETA passes', async () => {
+    const later = await add.applyAsync([1, 2], null, { countdown: 0.6 });
+    await eventually(
+      async () => ((await inspect().request('scheduled'))[NODE] as unknown[]).length === 1,
+      'the parked task in scheduled',
+    );
+    const [entry] = (await inspect().request('scheduled'))[NODE] as Json[];
+    assert.deepEqual(Object.keys(entry!), ['eta', 'priority', 'request']);
+    const request = entry!['request'] as Json;
+    assert.equal(request['id'], later.id);
+    assert.equal(request['name'], 'tasks.add');
+    assert.deepEqual(request['args'], [1, 2]);
+    assert.match(String(entry!['eta']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+    assert.deepEqual(
+      (await inspect().request('reserved'))[NODE],
+      [],
+      'not reserved: the broker holds it',
+    );
+    assert.equal(await later.get({ timeout: 10 }), 3);
+    assert.deepEqual((await inspect().request('scheduled'))[NODE], [], 'gone once it ran');
+  });
+
   void test('active, reserved, query_task, revoke of a reserved task, revoke --terminate of the active one', async () => {
     const running = await wait.delay('one');
     const queued = await wait.delay('two');
