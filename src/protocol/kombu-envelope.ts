@@ -101,7 +101,7 @@ export function encodeEnvelope(message: WireMessage, delivery: EnvelopeDelivery)
 export function decodeEnvelope(raw: string | Buffer): DecodedEnvelope {
   let parsed: unknown;
   try {
-    parsed = parseEnvelopeJson(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    parsed = jsonLoads(raw);
   } catch (cause) {
     throw new MessageMalformedError('A Redis message is not valid JSON', {
       cause,
@@ -225,29 +225,6 @@ export function parseUnreadableUnacked(
   };
 }
 
-/** What makes `jsonLoads` take its slow parser (serialization/json-decode.ts). */
-const NEEDS_SLOW_PARSE = /NaN|Infinity|(?<![\d.])\d{16}/;
-const BODY_START = '{"body": "';
-
-/**
- * JSON.parse when nothing outside the body needs Python's extensions (NaN, big integers),
- * else `jsonLoads`. kombu's envelopes start with the base64 body, often the largest part,
- * which cannot hold such a token: only the rest is scanned.
- */
-function parseEnvelopeJson(raw: string): unknown {
-  if (raw.startsWith(BODY_START)) {
-    const end = raw.indexOf('"', BODY_START.length);
-    if (end > 0 && !NEEDS_SLOW_PARSE.test(raw.slice(end))) {
-      try {
-        return JSON.parse(raw);
-      } catch {
-        // let jsonLoads report it
-      }
-    }
-  }
-  return jsonLoads(raw);
-}
-
 function decodeBody(body: unknown, encoding: unknown): Buffer {
   if (typeof body !== 'string') return Buffer.alloc(0);
   return encoding === 'base64' ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
@@ -256,7 +233,10 @@ function decodeBody(body: unknown, encoding: unknown): Buffer {
 function propertiesFromWire(props: Record<string, unknown>): MessageProperties {
   const out: MessageProperties = {};
   const extra: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(props)) {
+  let extras = 0;
+  for (const key in props) {
+    if (!Object.prototype.hasOwnProperty.call(props, key)) continue;
+    const value = props[key];
     switch (key) {
       case 'correlation_id':
         if (typeof value === 'string') out.correlationId = value;
@@ -280,9 +260,10 @@ function propertiesFromWire(props: Record<string, unknown>): MessageProperties {
         break;
       default:
         extra[key] = value;
+        extras++;
     }
   }
-  if (Object.keys(extra).length > 0) out.extra = extra;
+  if (extras > 0) out.extra = extra;
   return out;
 }
 

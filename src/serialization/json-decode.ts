@@ -2,15 +2,17 @@
  * JSON decoding that reads everything Python's `json.dumps` writes (spec §0.4): the bare
  * tokens `NaN`, `Infinity`, `-Infinity`, and integers beyond 2^53 (returned as BigInt).
  *
- * Fast path: the native `JSON.parse`, taken when a cheap scan finds neither a NaN/Infinity
- * token nor an integer of 16 or more digits. Otherwise a small recursive-descent parser.
+ * Fast path: the native `JSON.parse`, whose result stands when no number in it is at or beyond
+ * 2^53 in magnitude (where an integer may have lost digits) — a walk over the parsed value,
+ * cheaper than scanning the text with a regex. Otherwise (such a number, or a syntax error
+ * that may be a NaN/Infinity token) a small recursive-descent parser.
  */
 import { DecodeError } from '../errors.js';
 
 /**
  * A run of 16+ digits not preceded by a digit or a dot: a possible integer beyond 2^53.
- * Together with the NaN/Infinity check this decides the slow parser; strings that merely
- * contain such text cost a slow parse, never a wrong result.
+ * Together with the NaN/Infinity check this decides, after JSON.parse failed, whether the
+ * slow parser may read the text (else JSON.parse's own error is reported, as it always was).
  */
 const LONG_INTEGER = /(?<![\d.])\d{16}/;
 
@@ -19,19 +21,34 @@ function needsSlowParse(s: string): boolean {
 }
 
 /**
+ * True when `v` holds a number of magnitude 2^53 or more (or an infinity): JSON.parse may
+ * have rounded an integer the slow parser returns as a BigInt.
+ */
+function hasUnsafeNumber(v: unknown): boolean {
+  if (typeof v === 'number') return !(v < 9007199254740992 && v > -9007199254740992);
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (hasUnsafeNumber(v[i])) return true;
+    return false;
+  }
+  for (const key in v) if (hasUnsafeNumber((v as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/**
  * Parses JSON as Python writes it.
  * @throws DecodeError with the position of the first bad character.
  */
 export function jsonLoads(text: string | Buffer): unknown {
   const s = typeof text === 'string' ? text : text.toString('utf8');
-  if (!needsSlowParse(s)) {
-    try {
-      return JSON.parse(s);
-    } catch (err) {
-      throw new DecodeError(`invalid JSON: ${(err as Error).message}`, { cause: err });
-    }
+  let value: unknown;
+  try {
+    value = JSON.parse(s);
+  } catch (err) {
+    if (needsSlowParse(s)) return new Parser(s).parseDocument();
+    throw new DecodeError(`invalid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return new Parser(s).parseDocument();
+  return hasUnsafeNumber(value) ? new Parser(s).parseDocument() : value;
 }
 
 const MAX_DEPTH = 2000;
