@@ -20,6 +20,11 @@ const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] a
  * them is set (the missing ones as null).
  */
 export function encodeMeta(meta: TaskMeta): Buffer {
+  return Buffer.from(encodeMetaString(meta), 'utf8');
+}
+
+/** {@link encodeMeta} as a string (what the Redis backend writes: no Buffer round trip). */
+export function encodeMetaString(meta: TaskMeta): string {
   const out: Record<string, unknown> = {
     status: meta.status,
     result: wireResult(meta),
@@ -33,7 +38,7 @@ export function encodeMeta(meta: TaskMeta): Buffer {
     for (const k of EXTENDED_KEYS) out[k] = meta[k] ?? null;
   }
   out['task_id'] = meta.taskId;
-  return Buffer.from(pyDumps(out), 'utf8');
+  return pyDumps(out);
 }
 
 /**

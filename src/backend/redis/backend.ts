@@ -12,7 +12,7 @@
  */
 import type { Redis } from 'ioredis';
 import { ClosedError } from '../../errors.js';
-import { decodeMeta, encodeMeta } from '../../protocol/result-meta.js';
+import { decodeMeta, encodeMetaString } from '../../protocol/result-meta.js';
 import type { TaskMeta } from '../../protocol/types.js';
 import { jsonLoads, pyDumps } from '../../serialization/json.js';
 import { TickBatch } from '../../transport/redis/batch.js';
@@ -96,13 +96,16 @@ export class RedisBackend implements ResultBackend {
     return Math.max(0, Math.round(options?.expires ?? this.defaultExpires));
   }
 
-  async store(meta: TaskMeta, options?: StoreOptions): Promise<void> {
-    this.check();
-    await this.writes.add({
-      key: TASK_PREFIX + meta.taskId,
-      value: encodeMeta(meta).toString('utf8'),
-      ttl: this.ttl(options),
-    });
+  store(meta: TaskMeta, options?: StoreOptions): Promise<void> {
+    // Not async: one promise per store (the batch's), not three; errors still reject.
+    let value: string;
+    try {
+      this.check();
+      value = encodeMetaString(meta);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.writes.add({ key: TASK_PREFIX + meta.taskId, value, ttl: this.ttl(options) });
   }
 
   private async writeMetas(items: readonly MetaWrite[]): Promise<void> {
