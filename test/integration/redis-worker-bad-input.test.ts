@@ -8,7 +8,6 @@
  * (kombu's json.loads + _lookup, and ours) can read, pointing back at the queue.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -22,6 +21,7 @@ import { createRedisTransport } from '../../src/transport/redis/index.js';
 import type { Delivery } from '../../src/transport/types.js';
 import { ROOT, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-helpers.js';
 import { redisServerPath, startRedis, type RedisServer } from '../support/servers.js';
+import { readRunLog } from '../support/run-log.js';
 
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'interop.ts');
 const DLQ = 'celeriac.dead_letter';
@@ -149,16 +149,7 @@ void describe('bad input on a Redis queue served by a celeriac worker', { skip }
   let worker: WorkerProcess;
   let client: Celery;
 
-  const ranIds = (): string[] => {
-    try {
-      return readFileSync(runLog, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { id: string }).id);
-    } catch {
-      return [];
-    }
-  };
+  const ranIds = (): string[] => readRunLog<{ id: string }>(runLog).map((r) => r.id);
 
   before(async () => {
     redis = await startRedis({ private: true, appendonly: false });

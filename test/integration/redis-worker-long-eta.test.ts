@@ -7,7 +7,6 @@
  * timeout is not restored under its worker's feet either (touches keep it).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -16,6 +15,7 @@ import { encodeEnvelope, unackedValue } from '../../src/protocol/kombu-envelope.
 import { encodeTaskMessage, newTaskMessage } from '../../src/protocol/task-message.js';
 import { ROOT, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-helpers.js';
 import { redisServerPath, startRedis, type RedisServer } from '../support/servers.js';
+import { readRunLog } from '../support/run-log.js';
 
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'interop.ts');
 const VISIBILITY_TIMEOUT = 2;
@@ -38,16 +38,7 @@ void describe(
     let client: Celery;
     const workers: WorkerProcess[] = [];
 
-    const runs = (): Run[] => {
-      try {
-        return readFileSync(runLog, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Run);
-      } catch {
-        return [];
-      }
-    };
+    const runs = (): Run[] => readRunLog<Run>(runLog);
 
     before(async () => {
       redis = await startRedis({ private: true, appendonly: false });

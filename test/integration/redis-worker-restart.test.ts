@@ -4,7 +4,7 @@
  * nothing stays in `unacked`, and the same worker process (never restarted) keeps serving.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { Celery } from '../../src/index.js';
 import { spawnManaged, type ManagedProcess } from '../support/process.js';
 import { redisServerPath, startRedis, type RedisServer } from '../support/servers.js';
+import { readRunLog } from '../support/run-log.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'interop.ts');
@@ -34,16 +35,7 @@ void describe('a celeriac worker across a redis-server restart', { skip }, () =>
   let worker: ManagedProcess;
   let app: Celery;
 
-  const runs = (): Run[] => {
-    try {
-      return readFileSync(runLog, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Run);
-    } catch {
-      return [];
-    }
-  };
+  const runs = (): Run[] => readRunLog<Run>(runLog);
 
   before(async () => {
     redis = await startRedis({ private: true, appendonly: true });

@@ -3,11 +3,11 @@
  * seam: worker-runtime-sqlite.test.ts and worker-runtime-redis.test.ts run this same suite.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { Celery, RemoteTaskError } from '../../src/index.js';
 import { ROOT, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-helpers.js';
+import { readRunLog } from '../support/run-log.js';
 
 const RUNTIME = resolve(ROOT, 'test/fixtures/apps/runtime.ts');
 
@@ -41,16 +41,7 @@ export function runtimeSuite(broker: Broker): void {
       workers.push(w);
       return w;
     };
-    const runs = (): RunRecord[] => {
-      try {
-        return readFileSync(runLog, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as RunRecord);
-      } catch {
-        return [];
-      }
-    };
+    const runs = (): RunRecord[] => readRunLog<RunRecord>(runLog);
     /** Waits until the run log has a record for `id` (the task body has started). */
     const started = async (id: string, timeoutMs = 20_000): Promise<RunRecord> => {
       const deadline = Date.now() + timeoutMs;

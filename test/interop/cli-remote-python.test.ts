@@ -8,20 +8,14 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, run, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-helpers.js';
-import { PY_DIR, PYTHON, pythonAvailable } from '../support/python.js';
-import { redisAvailable, startRedis, type RedisServer } from '../support/servers.js';
+import { PY_DIR, PYTHON, interopSkip } from '../support/python.js';
+import { startRedis, type RedisServer } from '../support/servers.js';
 
 const APP = resolve(ROOT, 'test/fixtures/apps/remote.ts');
 const NO_REPLY = 'Error: No nodes replied within time constraint\n';
 
 // Outside CI a machine without Debian's Celery or redis-server skips this file; CI has both.
-const skipPython = process.env.CI
-  ? false
-  : !redisAvailable()
-    ? 'redis-server is not installed'
-    : !pythonAvailable()
-      ? '/usr/bin/python3 lacks celery'
-      : false;
+const skipPython = interopSkip();
 
 void describe(
   "celeriac's CLI prints what Python Celery's prints (Redis, celeriac worker)",

@@ -9,22 +9,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openPyDriver, pythonAvailable, type PyDriverSession } from '../support/python.js';
+import { openPyDriver, type PyDriverSession, interopSkip } from '../support/python.js';
 import { spawnManaged, type ManagedProcess } from '../support/process.js';
-import { redisAvailable, startRedis, type RedisServer } from '../support/servers.js';
+import { startRedis, type RedisServer } from '../support/servers.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'interop.ts');
 const BIN = join(ROOT, 'bin', 'celeriac.js');
 
 // Outside CI a machine without Debian's Celery or redis-server skips this file; CI has both.
-const skip = process.env.CI
-  ? false
-  : !redisAvailable()
-    ? 'redis-server is not installed'
-    : !pythonAvailable()
-      ? '/usr/bin/python3 lacks celery'
-      : false;
+const skip = interopSkip();
 
 /** What pydriver's `get` prints. */
 interface PyGet {

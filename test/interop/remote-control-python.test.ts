@@ -12,25 +12,19 @@ import { ROOT, run, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-
 import {
   PY_DIR,
   PYTHON,
-  pythonAvailable,
   runPyDriver,
   startPyWorker,
   type PyWorker,
+  interopSkip,
 } from '../support/python.js';
 import { spawnManaged, type ManagedProcess } from '../support/process.js';
-import { redisAvailable, startRedis, type RedisServer } from '../support/servers.js';
+import { startRedis, type RedisServer } from '../support/servers.js';
 
 const APP = resolve(ROOT, 'test/fixtures/apps/remote.ts');
 const BIN = join(ROOT, 'bin', 'celeriac.js');
 
 // Outside CI a machine without Debian's Celery or redis-server skips this file; CI has both.
-const skip = process.env.CI
-  ? false
-  : !redisAvailable()
-    ? 'redis-server is not installed'
-    : !pythonAvailable()
-      ? '/usr/bin/python3 lacks celery'
-      : false;
+const skip = interopSkip();
 
 type Json = Record<string, unknown>;
 

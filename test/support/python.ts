@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { spawnManaged } from './process.js';
+import { redisAvailable } from './servers.js';
 
 /** The interpreter that has Debian's Celery. */
 export const PYTHON = '/usr/bin/python3';
@@ -20,6 +21,17 @@ export function pythonAvailable(): boolean {
     timeout: 30_000,
   });
   return r.status === 0;
+}
+
+/**
+ * Why an interop test file (Redis + Python Celery) cannot run here, or false. In CI both are
+ * installed by scripts/test.sh, so nothing is skipped there: a missing piece fails the tests.
+ */
+export function interopSkip(): string | false {
+  if (process.env.CI) return false;
+  if (!redisAvailable()) return 'redis-server is not installed';
+  if (!pythonAvailable()) return '/usr/bin/python3 lacks celery';
+  return false;
 }
 
 /** Broker and backend for the Python side. */
