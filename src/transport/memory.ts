@@ -32,6 +32,9 @@ export { MemoryBroker } from './memory-broker.js';
 class MemoryConsumer implements Consumer, BrokerConsumer {
   private list: string[];
   private held = 0;
+  /** Held deliveries whose task finished (Delivery.finished()), awaiting their settlement. */
+  private finishing = 0;
+  private finishingLimit: number;
   private open = true;
 
   constructor(
@@ -41,6 +44,7 @@ class MemoryConsumer implements Consumer, BrokerConsumer {
     private prefetch: number,
   ) {
     this.list = [...new Set(options.queues)];
+    this.finishingLimit = Math.max(0, options.finishing ?? 0);
   }
 
   get queues(): readonly string[] {
@@ -48,15 +52,24 @@ class MemoryConsumer implements Consumer, BrokerConsumer {
   }
 
   hasRoom(): boolean {
-    return this.open && (this.prefetch <= 0 || this.held < this.prefetch);
+    const reserved = this.held - Math.min(this.finishing, this.finishingLimit);
+    return this.open && (this.prefetch <= 0 || reserved < this.prefetch);
   }
 
   hand(stored: Stored): void {
     this.held++;
-    const delivery = this.conn.deliver(stored, () => {
-      this.held--;
-      this.broker.scheduleDispatch();
-    });
+    const delivery = this.conn.deliver(
+      stored,
+      (finished) => {
+        this.held--;
+        if (finished) this.finishing--;
+        this.broker.scheduleDispatch();
+      },
+      () => {
+        this.finishing++;
+        this.broker.scheduleDispatch();
+      },
+    );
     try {
       this.options.onDelivery(delivery);
     } catch (error) {
@@ -73,8 +86,9 @@ class MemoryConsumer implements Consumer, BrokerConsumer {
     this.list = this.list.filter((q) => q !== queue);
   }
 
-  setPrefetch(prefetch: number): void {
+  setPrefetch(prefetch: number, finishing?: number): void {
     this.prefetch = prefetch;
+    if (finishing !== undefined) this.finishingLimit = Math.max(0, finishing);
     this.broker.scheduleDispatch();
   }
 
@@ -147,16 +161,17 @@ export class MemoryTransport implements Transport {
   }
 
   /** @internal Makes the Delivery for a message handed to one of this connection's consumers. */
-  deliver(stored: Stored, release: () => void): Delivery {
+  deliver(stored: Stored, release: (finished: boolean) => void, finish: () => void): Delivery {
     const tag = randomUUID();
     const count = stored.claims++;
     this.held.set(tag, stored);
+    let finished = false;
     const settle = (then: (s: Stored) => void): Promise<void> => {
       const s = this.held.get(tag);
       if (s) {
         this.held.delete(tag);
         then(s);
-        release();
+        release(finished);
       }
       return Promise.resolve();
     };
@@ -172,6 +187,11 @@ export class MemoryTransport implements Transport {
       reject: (requeue) => settle((s) => (requeue ? this.broker.requeue(s) : undefined)),
       defer: (dueAt) => settle((s) => this.broker.defer(s, dueAt)),
       touch: () => Promise.resolve(),
+      finished: () => {
+        if (finished || !this.held.has(tag)) return;
+        finished = true;
+        finish();
+      },
     };
   }
 

@@ -242,6 +242,44 @@ export function transportContract(name: string, make: Make): void {
       );
 
       void test(
+        'finished() frees a prefetch slot for up to `finishing` deliveries, which stay held',
+        run(make, [], async (t, _h, ctx) => {
+          const q = unique('finishing');
+          await publishAll(t, q, ['f0', 'f1', 'f2', 'f3', 'f4']);
+          const inbox = new Inbox();
+          const consumer = t.consume({
+            queues: [q],
+            prefetch: 2,
+            finishing: 1,
+            onDelivery: inbox.push,
+          });
+          const [d0, d1] = await inbox.waitFor(2);
+          if (!d0!.finished) {
+            ctx.skip(`${t.kind} does not implement Delivery.finished()`);
+            for (const d of inbox.items) await d.ack();
+            await consumer.close();
+            return;
+          }
+          d0!.finished();
+          await inbox.waitFor(3, 'a delivery in the slot of the finished one');
+          d1!.finished?.();
+          await sleep(QUIET_MS);
+          assert.equal(inbox.items.length, 3, 'no more than finishing=1 finished ones on top');
+          await d0!.ack();
+          await inbox.waitFor(4, 'a delivery once a finished one above the bound is settled');
+          await sleep(QUIET_MS);
+          assert.equal(inbox.items.length, 4);
+          await d1!.reject(true); // finished() did not settle it: it can still be requeued
+          for (const d of inbox.items.slice(2)) await d.ack();
+          await inbox.waitFor(6, 'f4 and the requeued finished f1');
+          assert.deepEqual(inbox.tags().slice(4).sort(), ['f1', 'f4']);
+          for (const d of inbox.items.slice(4)) await d.ack();
+          assert.equal(await t.size(q), 0);
+          await consumer.close();
+        }),
+      );
+
+      void test(
         'setPrefetch raises the bound of a running consumer',
         run(make, [], async (t) => {
           const q = unique('setprefetch');

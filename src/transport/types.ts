@@ -54,12 +54,26 @@ export interface Delivery {
   defer(dueAt: number): Promise<void>;
   /** Extend the lease of a long-running message (no-op where leases are not used). */
   touch(): Promise<void>;
+  /**
+   * Optional: the task of this message ended; only storing its result and the settlement
+   * remain. The message stays held (and unacknowledged) until ack/reject/defer, but its
+   * prefetch slot may be reused before that, for up to ConsumeOptions.finishing such
+   * messages at once, so that the next claim overlaps the result store. A no-op after the
+   * settlement, and where the transport does not implement it.
+   */
+  finished?(): void;
 }
 
 export interface ConsumeOptions {
   queues: readonly string[];
   /** The most deliveries held unacknowledged at once (0 = no limit). */
   prefetch: number;
+  /**
+   * How many deliveries marked {@link Delivery.finished} (their task ended; only the result
+   * store and the ack remain) may be held on top of `prefetch`. Default 0: finished() frees
+   * nothing, and the slot is reused only after the settlement.
+   */
+  finishing?: number | undefined;
   onDelivery: (delivery: Delivery) => void;
   /** Transport errors while consuming (connection lost, ...). The consumer keeps retrying. */
   onError?: (error: Error) => void;
@@ -78,7 +92,8 @@ export interface Consumer {
   readonly queues: readonly string[];
   addQueue(queue: string): void;
   cancelQueue(queue: string): void;
-  setPrefetch(prefetch: number): void;
+  /** New prefetch window; `finishing` as ConsumeOptions.finishing (unchanged when omitted). */
+  setPrefetch(prefetch: number, finishing?: number): void;
   /** Stop fetching (in-flight deliveries can still be acked/rejected). */
   close(): Promise<void>;
   /**

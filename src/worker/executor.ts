@@ -191,6 +191,9 @@ export class Executor {
         },
       });
     });
+    // The task ended: its prefetch slot may be reused while its result is stored (the ack
+    // still waits for the store).
+    if (result !== 'skipped') delivery.finished?.();
     if (result === 'skipped') {
       if (state.revoked.has(message.id)) {
         logger.info(`Discarding revoked task: ${label}`);

@@ -147,6 +147,14 @@ export class Worker {
     return slots * Math.max(1, this.app.conf.workerPrefetchMultiplier);
   }
 
+  /**
+   * Held messages whose task ended and whose result is being stored that do not count against
+   * prefetch (the next claim overlaps their store): at most one per task slot.
+   */
+  get finishingCount(): number {
+    return this.#autoscaler?.max ?? this.#concurrency;
+  }
+
   /** True when task events are sent now. */
   get taskEvents(): boolean {
     return this.#remote?.dispatcher.sends('task') ?? false;
@@ -218,6 +226,7 @@ export class Worker {
     this.#consumer = transport.consume({
       queues: this.queues,
       prefetch: this.prefetchCount,
+      finishing: this.finishingCount,
       onDelivery: (delivery: Delivery) => {
         const done = executor.handle(delivery).finally(() => this.#inflight.delete(done));
         this.#inflight.add(done);
@@ -313,7 +322,7 @@ export class Worker {
     this.#concurrency = Math.max(1, Math.floor(concurrency));
     this.#pool.resize(this.#concurrency);
     this.#slots.resize(this.#concurrency);
-    this.#consumer?.setPrefetch(this.prefetchCount);
+    this.#consumer?.setPrefetch(this.prefetchCount, this.finishingCount);
   }
 
   /** True when started with --autoscale. */
@@ -331,7 +340,7 @@ export class Worker {
     const bounds = scaler.update(max, min);
     const slots = Math.min(bounds.max, Math.max(bounds.min, this.#concurrency));
     if (slots !== this.#concurrency) this.resize(slots);
-    else this.#consumer?.setPrefetch(this.prefetchCount);
+    else this.#consumer?.setPrefetch(this.prefetchCount, this.finishingCount);
     return bounds;
   }
 

@@ -44,6 +44,10 @@ const CLOSE_GRACE_MS = 3000;
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private queueList: string[];
   private prefetch: number;
+  /** Finished deliveries (held, awaiting their settlement) allowed on top of prefetch. */
+  private finishingLimit: number;
+  /** Held deliveries whose task finished (delivery.finished()), not settled yet. */
+  private finishing = 0;
   private readonly held = new Map<string, RedisDelivery>();
   private readonly client: Redis;
   private readonly onDelivery: ConsumeOptions['onDelivery'];
@@ -77,6 +81,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   ) {
     this.queueList = [...new Set(options.queues)];
     this.prefetch = Math.max(0, options.prefetch);
+    this.finishingLimit = Math.max(0, options.finishing ?? 0);
     this.onDelivery = options.onDelivery;
     this.onMalformed = options.onMalformed;
     this.onError = quietErrors(options.onError ?? (() => undefined));
@@ -125,8 +130,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     this.wake();
   }
 
-  setPrefetch(prefetch: number): void {
+  setPrefetch(prefetch: number, finishing?: number): void {
     this.prefetch = Math.max(0, prefetch);
+    if (finishing !== undefined) this.finishingLimit = Math.max(0, finishing);
     this.nudge();
   }
 
@@ -203,7 +209,21 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   release(delivery: RedisDelivery): void {
     this.held.delete(delivery.deliveryTag);
+    if (delivery.isFinished) {
+      this.finishing--;
+      // Its slot was free already unless more than finishingLimit were finishing.
+      if (this.finishing < this.finishingLimit) return;
+    }
     this.nudge();
+  }
+
+  finish(delivery: RedisDelivery): void {
+    if (!this.held.has(delivery.deliveryTag)) {
+      delivery.isFinished = false; // not counted: release() must not uncount it
+      return;
+    }
+    this.finishing++;
+    if (this.finishing <= this.finishingLimit) this.nudge();
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
@@ -258,9 +278,15 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
   }
 
+  /**
+   * Slots for the next claim: prefetch minus the held deliveries whose task has not finished;
+   * finished ones (awaiting their result store and ack) count only beyond finishingLimit.
+   */
   private freeSlots(): number {
     const cap = this.host.settings.claimBatch;
-    return this.prefetch === 0 ? cap : Math.min(cap, this.prefetch - this.held.size);
+    if (this.prefetch === 0) return cap;
+    const reserved = this.held.size - Math.min(this.finishing, this.finishingLimit);
+    return Math.min(cap, this.prefetch - reserved);
   }
 
   private async run(): Promise<void> {

@@ -17,6 +17,8 @@ export interface DeliveryOwner {
   reject(delivery: RedisDelivery, requeue: boolean): Promise<void>;
   defer(delivery: RedisDelivery, dueAt: number): Promise<void>;
   touch(delivery: RedisDelivery): Promise<void>;
+  /** The task ended before the settlement (called at most once, while not settled). */
+  finish(delivery: RedisDelivery): void;
 }
 
 /** Fields of a delivery as claimed. */
@@ -46,6 +48,8 @@ export class RedisDelivery implements Delivery {
   readonly raw: string;
   readonly sourceKey: string;
   private settled: Promise<void> | undefined;
+  /** finished() was called before the settlement. */
+  isFinished = false;
 
   constructor(
     init: DeliveryInit,
@@ -81,6 +85,12 @@ export class RedisDelivery implements Delivery {
 
   touch(): Promise<void> {
     return this.settled ? Promise.resolve() : this.owner.touch(this);
+  }
+
+  finished(): void {
+    if (this.settled || this.isFinished) return;
+    this.isFinished = true;
+    this.owner.finish(this);
   }
 
   private settle(op: () => Promise<void>): Promise<void> {

@@ -23,6 +23,10 @@ export class SqliteConsumer implements Consumer {
   private rotation = 0;
   /** Deliveries handed out and not yet settled. */
   held = 0;
+  /** Held deliveries whose task finished (Delivery.finished()), awaiting their settlement. */
+  private finishing = 0;
+  /** Finished deliveries allowed on top of prefetch (ConsumeOptions.finishing). */
+  private finishingLimit: number;
   open = true;
   /** False once a claim found the queues drained; set again by any sign of new work. */
   mayHaveWork = true;
@@ -33,6 +37,7 @@ export class SqliteConsumer implements Consumer {
   ) {
     this.list = [...new Set(options.queues)];
     this.prefetch = options.prefetch;
+    this.finishingLimit = Math.max(0, options.finishing ?? 0);
   }
 
   get queues(): readonly string[] {
@@ -43,7 +48,8 @@ export class SqliteConsumer implements Consumer {
   free(): number {
     if (!this.open || this.list.length === 0) return 0;
     if (this.prefetch <= 0) return UNLIMITED_BATCH;
-    return Math.max(0, this.prefetch - this.held);
+    const reserved = this.held - Math.min(this.finishing, this.finishingLimit);
+    return Math.max(0, this.prefetch - reserved);
   }
 
   /** The queues in the order to claim from this time (rotated round-robin, as kombu does). */
@@ -65,9 +71,19 @@ export class SqliteConsumer implements Consumer {
   }
 
   /** A delivery of this consumer was settled: its prefetch slot is free again. */
-  release(): void {
+  release(finished: boolean): void {
     this.held--;
+    if (finished) {
+      this.finishing--;
+      if (this.finishing < this.finishingLimit) return; // its slot was free already
+    }
     if (this.open) this.host.kick();
+  }
+
+  /** The task of a held delivery ended (it stays held until settled): its slot may be reused. */
+  finish(): void {
+    this.finishing++;
+    if (this.open && this.finishing <= this.finishingLimit) this.host.kick();
   }
 
   /** Tells the application about a transport error. */
@@ -86,8 +102,9 @@ export class SqliteConsumer implements Consumer {
     this.list = this.list.filter((q) => q !== queue);
   }
 
-  setPrefetch(prefetch: number): void {
+  setPrefetch(prefetch: number, finishing?: number): void {
     this.prefetch = prefetch;
+    if (finishing !== undefined) this.finishingLimit = Math.max(0, finishing);
     this.host.kick();
   }
 

@@ -36,12 +36,13 @@ export class HeldDeliveries {
     const me = this.owner.id;
     this.tags.add(tag);
     this.startRenewing();
+    let finished = false;
     const settle = (run: WriteOp, addsWork: boolean): Promise<void> => {
       if (this.host.closed) {
         return Promise.reject(new ClosedError(`The SQLite broker ${this.host.displayUrl}`));
       }
       if (!this.tags.delete(tag)) return Promise.resolve();
-      c.release();
+      c.release(finished);
       return this.host.enqueue(run, addsWork);
     };
     return {
@@ -56,6 +57,11 @@ export class HeldDeliveries {
       reject: (requeue) =>
         settle((s) => (requeue ? s.requeue.run(id, me) : s.ack.run(id, me)), requeue),
       defer: (dueAt) => settle((s) => s.defer.run(dueAt, id, me), true),
+      finished: () => {
+        if (finished || !this.tags.has(tag)) return;
+        finished = true;
+        c.finish();
+      },
       touch: () => {
         if (!this.tags.has(tag)) return Promise.resolve();
         return this.host.enqueue((s, now) => s.touch.run(now + this.visibilityMs, id, me), false);
