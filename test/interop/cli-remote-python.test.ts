@@ -100,6 +100,28 @@ void describe(
       });
     }
 
+    test('celery inspect stats lists the celeriac worker with its pool, broker and totals', async () => {
+      // Not compared byte for byte: uptime and rusage move between the two calls.
+      const py = await celery(['inspect', 'stats', '--json', '-d', node, '-t', '3']);
+      assert.equal(py.code, 0, py.stderr);
+      const replies = JSON.parse(py.stdout) as Record<string, Record<string, unknown>>;
+      const stats = replies[node]!;
+      assert.ok(stats, `Python saw the worker:\n${py.stdout}`);
+      for (const key of [
+        'broker',
+        'clock',
+        'pid',
+        'pool',
+        'prefetch_count',
+        'rusage',
+        'total',
+        'uptime',
+      ])
+        assert.ok(key in stats, key);
+      assert.equal((stats['pool'] as Record<string, unknown>)['max-concurrency'], 1);
+      assert.equal((stats['broker'] as Record<string, unknown>)['transport'], 'redis');
+    });
+
     test('no node replies: both exit 69 with the same error', async () => {
       for (const args of [['status'], ['inspect', 'ping', '--json']]) {
         const { py, ts } = await both([...args, '-d', 'nobody@nowhere', '-t', '0.5']);
