@@ -13,7 +13,7 @@ import { startRedis } from '../support/servers.js';
 
 const appSource = (version: string): string => `
 import { Celery } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/index.ts')).href)};
-export const app = new Celery('reload');
+export const app = new Celery('reload', { workerPoolRestarts: true });
 export const version = app.task(() => ${JSON.stringify(version)}, { name: 'reload.version' });
 `;
 
@@ -77,6 +77,33 @@ function reloadSuite(store: Store): void {
           /Restarting worker with fresh code[\s\S]*ready\.[\s\S]*Warm shutdown/,
         );
       } finally {
+        await client.close();
+      }
+    });
+
+    test('pool_restart: the prefork children load changed task code; the worker process stays', async () => {
+      const poolModule = join(box.dir, 'pool-restart-app.mts');
+      writeFileSync(poolModule, appSource('v1'));
+      const url = await store.url(box);
+      const env = { ...box.env, CELERY_BROKER_URL: url, CELERY_RESULT_BACKEND: url };
+      const client = new Celery('client', { broker: url, backend: url });
+      const node = `pool-restart-${store.name}@test`;
+      const worker = await startWorker(env, ['-P', 'prefork', '-c', '2', '-n', node], poolModule);
+      try {
+        assert.equal(await (await client.sendTask('reload.version')).get({ timeout: 15 }), 'v1');
+        writeFileSync(poolModule, appSource('v2'));
+        assert.deepEqual(
+          await client.control.poolRestart({ reply: true, destination: [node], timeout: 5 }),
+          [{ [node]: { ok: 'reload started' } }],
+        );
+        const after = await Promise.all(
+          Array.from({ length: 4 }, () => client.sendTask('reload.version')),
+        );
+        const values = await Promise.all(after.map((r) => r.get({ timeout: 30 })));
+        assert.deepEqual(values, ['v2', 'v2', 'v2', 'v2'], 'the new children run the new code');
+        assert.equal(worker.child.exitCode, null, 'the same worker process');
+      } finally {
+        await worker.stop('SIGTERM');
         await client.close();
       }
     });
