@@ -225,6 +225,50 @@ export function remoteControlSuite(broker: Broker): void {
       assert.deepEqual(taskEvents(quiet.id), [], 'nothing while disabled');
     });
 
+    test('add_consumer / cancel_consumer: a new queue is served, then no longer', async () => {
+      const queue = `extra-${broker.name}`;
+      const queues = async (): Promise<string[]> => {
+        const reply = (await client.control.inspect(to).activeQueues())[node];
+        return Array.isArray(reply) ? reply.map((q) => q.name) : [];
+      };
+      assert.deepEqual(await client.control.addConsumer(queue, { reply: true, ...to }), [
+        { [node]: { ok: `add consumer ${queue}` } },
+      ]);
+      assert.deepEqual((await queues()).sort(), ['celery', queue].sort());
+      const served = await client.sendTask('remote.add', [2, 3], {}, { queue });
+      assert.equal(await served.get({ timeout: 20 }), 5);
+      assert.deepEqual(await client.control.cancelConsumer(queue, { reply: true, ...to }), [
+        { [node]: { ok: `no longer consuming from ${queue}` } },
+      ]);
+      assert.deepEqual(await queues(), ['celery']);
+      const waiting = await client.sendTask('remote.add', [1, 1], {}, { queue });
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await waiting.state(), 'PENDING', 'not consumed after cancel_consumer');
+      assert.equal(await (await client.connection()).size(queue), 1, 'still in its queue');
+      await (await client.connection()).purge(queue);
+    });
+
+    test('pool_grow / pool_shrink: prefork children are started and retired', async () => {
+      const children = async (): Promise<number[]> => {
+        const stats = (await client.control.inspect(to).stats())[node];
+        return stats && !('error' in stats) ? stats.pool.processes : [];
+      };
+      const before = await children();
+      assert.equal(before.length, 2);
+      assert.deepEqual(await client.control.poolGrow(1, { reply: true, ...to }), [
+        { [node]: { ok: 'pool will grow' } },
+      ]);
+      await eventually(async () => (await children()).length === 3, 'a third child');
+      const grown = await client.control.inspect(to).stats();
+      const g = grown[node];
+      assert.ok(g && !('error' in g) && g.pool.maxConcurrency === 3, 'max-concurrency 3');
+      assert.deepEqual(await client.control.poolShrink(1, { reply: true, ...to }), [
+        { [node]: { ok: 'pool will shrink' } },
+      ]);
+      await eventually(async () => (await children()).length === 2, 'back to two children');
+      assert.equal(await (await client.sendTask('remote.add', [4, 4])).get({ timeout: 20 }), 8);
+    });
+
     test('pool_restart replaces the prefork children (worker_pool_restarts on)', async () => {
       const pids = async (): Promise<number[]> => {
         const stats = (await client.control.inspect(to).stats())[node];
