@@ -158,7 +158,7 @@ end
 if got > 0 then
   chunked('HSET', unacked, hset, 1, #hset)
   chunked('ZADD', index, zadd, 1, #zadd)
-  redis.call('SET', record, cjson.encode({claim_id, recs}), 'EX', record_ttl)
+  redis.call('SET', record, cjson.encode({claim_id, recs, now}), 'EX', record_ttl)
 end
 return out
 `,
@@ -166,11 +166,15 @@ return out
 
 /**
  * The messages of a claim whose reply never arrived (the connection dropped while it was in
- * flight), from the consumer's claim record: those still in `unacked` get a fresh
- * `unacked_index` score and are returned as CLAIM returns them. Nothing when the record is of
- * another claim (the lost one never ran, or took nothing). The record stays (the next claim
- * replaces it), so a RECLAIM whose own reply is lost can be repeated.
- * KEYS: unacked, unacked_index, the claim record. ARGV: now (epoch seconds), claim id.
+ * flight), from the consumer's claim record: those still in `unacked` with the very
+ * `unacked_index` score that claim gave them are returned as CLAIM returns them. A message
+ * whose score changed was restored and claimed again by someone else in the meantime (a worker
+ * with a shorter visibility timeout, or a restore pass while this connection was down): it is
+ * theirs now, and handing it out again would run it twice. Nothing when the record is of
+ * another claim (the lost one never ran, or took nothing). Scores are left as they are and
+ * the record stays (the next claim replaces it), so a RECLAIM whose own reply is lost can be
+ * repeated; the held messages' scores are refreshed by the consumer's touches from then on.
+ * KEYS: unacked, unacked_index, the claim record. ARGV: now (epoch seconds, unused), claim id.
  */
 export const RECLAIM = new LuaScript(
   'reclaim',
@@ -179,12 +183,13 @@ local stored = redis.call('GET', KEYS[3])
 if not stored then return {} end
 local rec = cjson.decode(stored)
 if rec[1] ~= ARGV[2] then return {} end
+local at = tonumber(rec[3])
 local out = {}
 for _, m in ipairs(rec[2]) do
   local keyno, tag, len, count, quoted = m[1], m[2], m[3], m[4], m[5]
   local value = redis.call('HGET', KEYS[1], tag)
-  if value then
-    redis.call('ZADD', KEYS[2], ARGV[1], tag)
+  local score = redis.call('ZSCORE', KEYS[2], tag)
+  if value and score and at and tonumber(score) == at then
     out[#out + 1] = keyno
     -- kombu's value is [<envelope>, "<exchange>", "<routing_key>"]: the envelope follows '['
     -- (JSON-quoted when it was not a JSON object, see CLAIM).
