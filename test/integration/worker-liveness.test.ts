@@ -163,6 +163,24 @@ void describe('worker liveness on Redis', { skip: skipRedis }, () => {
     }
   });
 
+  void test('tasks finishing one after another while the queue is empty do not look like a stall', async () => {
+    // Three idle re-checks without a completed fetch = unhealthy: 1.5 s here. Each finishing task
+    // wakes the idle wait before its 0.5 s re-check, for 3 s in all.
+    const { worker, client } = await start(['-c', '12'], {
+      brokerTransportOptions: { idleRecheckInterval: 0.5 },
+    });
+    try {
+      const mark = worker.output().length;
+      const sent = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => client.sendTask('tasks.sleep', [0.25 * (i + 1)])),
+      );
+      await Promise.all(sent.map((r) => r.get({ timeout: 20 })));
+      assert.doesNotMatch(since(worker, mark), /Worker unhealthy/);
+    } finally {
+      await client.close();
+    }
+  });
+
   void test('--max-unhealthy: a worker unhealthy for longer exits with status 3', async () => {
     const { redis, worker, client } = await start(['--max-unhealthy', '1']);
     try {

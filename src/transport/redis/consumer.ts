@@ -322,7 +322,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
           // Sleep until a write to our keys; a freed slot alone changes nothing while the
           // queues are empty. A timeout is the safety re-check.
           while (!this.wakePending && this.running) {
-            if (!(await this.pause(recheckMs))) break;
+            const woken = await this.pause(recheckMs);
+            // Waiting for a write is a healthy cycle too: slots freed by finishing tasks wake
+            // this pause again and again without a claim, which must not look like a stall.
+            this.lastCycleAt = Date.now();
+            if (!woken) break;
           }
         } else if (await this.guard(this.wakeUp.brpop(this.consumeKeys()))) {
           this.wakePending = true;
