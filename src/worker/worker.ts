@@ -276,11 +276,13 @@ export class Worker {
   async stop(options: { cold?: boolean; timeout?: number } = {}): Promise<void> {
     if (this.#lifecycle === 'stopped' || this.#lifecycle === 'stopping') return;
     this.#lifecycle = 'stopping';
-    // A message claimed while the consumer closes must not start a task now.
+    // A message claimed while the consumer closes must not start a task now. The consumer
+    // closes first: while it still claimed, each skipped message went back and freed its slot
+    // for the next claim, cycling through the queue for as long as the other steps took.
     this.state.accepting = false;
-    await this.#liveness?.stop();
-    await this.#remote?.closeMailbox();
+    await this.#liveness?.stop(); // local: timers and the liveness file
     await this.#consumer?.close();
+    await this.#remote?.closeMailbox();
     const budget = options.cold
       ? 0
       : (options.timeout ?? this.#options.shutdownTimeout ?? 30) * 1000;
