@@ -259,7 +259,14 @@ function propertiesFromWire(props: Record<string, unknown>): MessageProperties {
       case 'delivery_tag':
         break;
       default:
-        extra[key] = value;
+        // defineProperty: an own "__proto__" key (JSON.parse makes one) must stay data, not
+        // become extra's prototype.
+        Object.defineProperty(extra, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         extras++;
     }
   }

@@ -24,14 +24,19 @@ function needsSlowParse(s: string): boolean {
  * True when `v` holds a number of magnitude 2^53 or more (or an infinity): JSON.parse may
  * have rounded an integer the slow parser returns as a BigInt.
  */
-function hasUnsafeNumber(v: unknown): boolean {
-  if (typeof v === 'number') return !(v < 9007199254740992 && v > -9007199254740992);
-  if (typeof v !== 'object' || v === null) return false;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (hasUnsafeNumber(v[i])) return true;
-    return false;
+function hasUnsafeNumber(root: unknown): boolean {
+  // Iterative: JSON.parse accepts nesting deeper than the call stack would allow a recursion.
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'number') {
+      if (!(v < 9007199254740992 && v > -9007199254740992)) return true;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const key in v) stack.push((v as Record<string, unknown>)[key]);
+    }
   }
-  for (const key in v) if (hasUnsafeNumber((v as Record<string, unknown>)[key])) return true;
   return false;
 }
 

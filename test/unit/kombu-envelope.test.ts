@@ -199,3 +199,26 @@ void describe('kombu Redis envelope', () => {
     );
   });
 });
+
+void describe("envelope properties that are not kombu's", () => {
+  void test('an own "__proto__" key stays a plain extra property', () => {
+    const raw = JSON.stringify({
+      body: Buffer.from('[[], {}, {}]').toString('base64'),
+      'content-encoding': 'utf-8',
+      'content-type': 'application/json',
+      headers: {},
+      properties: {
+        body_encoding: 'base64',
+        delivery_info: { exchange: '', routing_key: 'celery' },
+        delivery_mode: 2,
+        delivery_tag: 'tag-1',
+      },
+    }).replace('"delivery_mode"', '"__proto__": {"polluted": true}, "delivery_mode"');
+    const extra = decodeEnvelope(raw).message.properties.extra as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(extra), Object.prototype);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(extra, '__proto__')?.value, {
+      polluted: true,
+    });
+    assert.equal((extra as { polluted?: unknown }).polluted, undefined);
+  });
+});

@@ -246,3 +246,16 @@ void describe('jsonLoads', () => {
     for (const name of fixtureNames()) assert.equal(typeof loadFixture(name), 'object', name);
   });
 });
+
+void describe('jsonLoads on what JSON.parse accepts', () => {
+  void test('nesting deeper than the call stack is read, not a RangeError', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    assert.ok(Array.isArray(jsonLoads(deep)));
+  });
+  void test('an integer beyond 2^53 anywhere is a BigInt; floats with exponents and -0 stay numbers', () => {
+    assert.deepEqual(jsonLoads('{"a": [1, {"b": 12345678901234567890}]}'), {
+      a: [1, { b: 12345678901234567890n }],
+    });
+    assert.deepEqual(jsonLoads('[1.5e300, -0, 9007199254740991]'), [1.5e300, -0, 9007199254740991]);
+  });
+});
