@@ -212,10 +212,11 @@ function taskAttribute(ctx: ControlContext, name: string, attr: string): unknown
       return o.ignoreResult ?? ctx.app.conf.taskIgnoreResult;
     case 'acks_late':
       return o.acksLate ?? ctx.app.conf.taskAcksLate;
+    // The limit the executor applies: a run-time value, else the task's own.
     case 'time_limit':
-      return limits ? limits.hard : o.timeLimit;
+      return limits?.hard ?? o.timeLimit;
     case 'soft_time_limit':
-      return limits ? limits.soft : o.softTimeLimit;
+      return limits?.soft ?? o.softTimeLimit;
     case 'max_retries':
       return o.maxRetries;
     case 'default_retry_delay':

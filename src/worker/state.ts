@@ -62,6 +62,12 @@ export class RevokedSet {
   }
 }
 
+/**
+ * ETA tasks a worker remembers having parked in the broker, for `inspect scheduled`: each
+ * entry keeps its message (a few KB), so the list is bounded; the broker keeps them all.
+ */
+const MAX_PARKED = 1000;
+
 /** Worker-wide bookkeeping. */
 export class WorkerState {
   readonly held = new Map<string, HeldTask>();
@@ -86,10 +92,10 @@ export class WorkerState {
   }
 
   /** Tasks received but not started. */
-  /** Remembers an ETA task parked in the broker (at most 10,000: the oldest go first). */
+  /** Remembers an ETA task parked in the broker (at most MAX_PARKED: the oldest go first). */
   park(held: HeldTask): void {
     this.parked.set(held.message.id, held);
-    if (this.parked.size > 10_000) {
+    if (this.parked.size > MAX_PARKED) {
       const oldest = this.parked.keys().next().value;
       if (oldest !== undefined) this.parked.delete(oldest);
     }
@@ -102,6 +108,7 @@ export class WorkerState {
     return [...this.parked.values()];
   }
 
+  /** Tasks received but not started. */
   reserved(): HeldTask[] {
     return [...this.held.values()].filter((t) => t.startedAt === null);
   }
