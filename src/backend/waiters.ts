@@ -41,10 +41,24 @@ export class ReadyWaiters {
 
   /** Waits for a ready meta of `taskId` (delivered through {@link notify}). */
   wait(taskId: string, options: WaitOptions, makeTimeoutError: () => Error): Promise<TaskMeta> {
-    if (this.closedWith !== undefined) return Promise.reject(this.closedWith);
+    return this.register(taskId, options, makeTimeoutError).promise;
+  }
+
+  /**
+   * {@link wait}, with a `cancel` that ends the wait without settling it (the caller found the
+   * meta some other way): no AbortController per wait.
+   */
+  register(
+    taskId: string,
+    options: WaitOptions,
+    makeTimeoutError: () => Error,
+  ): { promise: Promise<TaskMeta>; cancel(): void } {
+    if (this.closedWith !== undefined)
+      return { promise: Promise.reject(this.closedWith), cancel: () => undefined };
     const { signal, timeout } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<TaskMeta>((resolve, reject) => {
+    if (signal?.aborted) return { promise: Promise.reject(signal.reason), cancel: () => undefined };
+    let cancel: () => void = () => undefined;
+    const promise = new Promise<TaskMeta>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         if (timer) clearTimeout(timer);
@@ -66,7 +80,9 @@ export class ReadyWaiters {
         timer = setTimeout(() => waiter.reject(makeTimeoutError()), Math.max(0, timeout));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.add(this.waiters, taskId, waiter);
+      cancel = done;
     });
+    return { promise, cancel };
   }
 
   /** Calls `listener` on every change of `taskId`; returns the unsubscribe (idempotent). */

@@ -12,7 +12,7 @@ import type { TaskMeta } from '../../protocol/types.js';
 import type { RedisConnector } from '../../transport/redis/connection.js';
 import type { WaitOptions } from '../types.js';
 import { ReadyWaiters } from '../waiters.js';
-import { ChannelSubscriber } from './subscriber.js';
+import { ChannelSubscriber, UNREAD } from './subscriber.js';
 
 const TASK_PREFIX = 'celery-task-meta-';
 
@@ -41,36 +41,28 @@ export class ResultWatch {
     );
   }
 
-  private async read(taskId: string): Promise<TaskMeta | null> {
-    const value = await this.main.getBuffer(TASK_PREFIX + taskId);
-    return value ? decodeMeta(value) : null;
-  }
-
   /** Resolves with the meta once it is ready (SUCCESS, FAILURE, REVOKED). */
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<TaskMeta> {
     if (options.signal?.aborted) throw options.signal.reason;
-    const channel = TASK_PREFIX + taskId;
-    const done = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal;
-    const waiting = this.waiters.wait(taskId, { timeout: options.timeout, signal }, () =>
+    const key = TASK_PREFIX + taskId;
+    const waiting = this.waiters.register(taskId, options, () =>
       timeoutError(taskId, options.timeout),
     );
-    waiting.catch(() => undefined);
+    waiting.promise.catch(() => undefined);
     try {
-      await this.subscriber.acquire(channel);
-    } catch (err) {
-      done.abort();
-      throw toError(err);
-    }
-    try {
-      const current = await Promise.race([this.read(taskId), waiting]);
-      if (current && isReadyState(current.status)) {
-        done.abort();
-        return current;
+      // Subscribed first, then read, so that a store between the two is not missed. On RESP3
+      // the read rides in the subscription's write; on RESP2 it is a GET of its own.
+      let value = await Promise.race([this.subscriber.acquire(key, key), waiting.promise]);
+      if (value === UNREAD) value = await Promise.race([this.main.getBuffer(key), waiting.promise]);
+      if (isMeta(value)) return value; // the PUBLISH came first
+      if (value !== null) {
+        const current = decodeMeta(value);
+        if (isReadyState(current.status)) return current;
       }
-      return await waiting;
+      return await waiting.promise;
     } finally {
-      this.subscriber.release(channel);
+      waiting.cancel(); // a no-op once the wait is settled
+      this.subscriber.release(key);
     }
   }
 
@@ -86,9 +78,9 @@ export class ResultWatch {
     if (!set) this.listeners.set(taskId, (set = new Set()));
     set.add(entry);
     this.subscriber
-      .acquire(channel)
-      .then(async () => {
-        const value = await this.main.getBuffer(channel);
+      .acquire(channel, channel)
+      .then(async (read) => {
+        const value = read === UNREAD ? await this.main.getBuffer(channel) : read;
         if (value && set.has(entry)) this.tell(entry, value);
       })
       .catch((err: unknown) => this.onError(toError(err)));
@@ -149,6 +141,10 @@ export class ResultWatch {
   close(): Promise<void> {
     return this.subscriber.close();
   }
+}
+
+function isMeta(value: Buffer | TaskMeta | null): value is TaskMeta {
+  return value !== null && !Buffer.isBuffer(value);
 }
 
 function timeoutError(taskId: string, timeout: number | undefined): TimeoutError {
