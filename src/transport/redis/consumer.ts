@@ -40,6 +40,9 @@ export interface ConsumerHost {
 /** How long close() waits for a claim in flight before it drops the connection. */
 const CLOSE_GRACE_MS = 3000;
 
+/** At most this long a claim waits behind the results of the one before (see letResultsGoFirst). */
+const OWN_WAKE_DELAY_MS = 2;
+
 /** A running Redis consumer. */
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private queueList: string[];
@@ -72,6 +75,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   /** Names this consumer's claim record (claim.ts). */
   private readonly consumerId = randomUUID();
   private claims = 0;
+  /** The last claim took messages with tracking on: its own invalidation is on its way. */
+  private ownInvalidationDue = false;
   /** A claim that failed without an answer: it may have run (see recoverLostClaim()). */
   private unsure: { who: ClaimId; keys: ConsumeKey[] } | undefined;
 
@@ -301,6 +306,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       }
       let drained: boolean;
       try {
+        if (this.ownInvalidationDue) {
+          this.ownInvalidationDue = false;
+          await this.letResultsGoFirst();
+        }
         drained = await this.claimOnce();
         this.lastCycleAt = Date.now();
         failures = 0;
@@ -390,8 +399,33 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     }
     this.wakeUp.prePopped = undefined;
     for (const ack of acks) ack.resolve();
+    // Redis sends an invalidation for the pops of a script even to a NOLOOP tracker (and for
+    // a list emptied by our own RPOP), so this claim will wake us again.
+    if (claimed.length > 0 && claimed.length < want && this.wakeUp.isArmed)
+      this.ownInvalidationDue = true;
     for (const c of claimed) this.handOut(c);
     return claimed.length < want;
+  }
+
+  /**
+   * The claim before this one took messages with tracking on, and its own invalidation
+   * (probably what woke us) says nothing new. Sent at once, this claim would find the queues
+   * as the last one left them and go out ahead of the results of the tasks it handed out. So
+   * it waits until an ack is queued (it then carries it: one write fewer) or for
+   * {@link OWN_WAKE_DELAY_MS}. A genuine push merged into that invalidation is claimed that
+   * much later, never missed.
+   */
+  private letResultsGoFirst(): Promise<void> {
+    if (this.host.held.acksWaiting || !this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        unwatch();
+        resolve();
+      };
+      const timer = setTimeout(done, OWN_WAKE_DELAY_MS);
+      const unwatch = this.host.held.onNextAck(done);
+    });
   }
 
   /**

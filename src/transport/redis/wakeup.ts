@@ -39,6 +39,11 @@ export class WakeUp {
     this.current = wanted === 'brpop' ? 'brpop' : 'tracking';
   }
 
+  /** True while tracking is on for the consumer's keys. */
+  get isArmed(): boolean {
+    return this.armed !== undefined;
+  }
+
   /** 'tracking' or 'brpop'. */
   get mode(): 'tracking' | 'brpop' {
     return this.current;
