@@ -11,8 +11,11 @@ import type { Clock } from '../../util/clock.js';
 import {
   openSqliteFile,
   sqliteUrlOf,
+  isSqliteBusy,
   walPathOf,
+  writeTransactions,
   type SqliteDatabase,
+  type WriteTransaction,
 } from '../../util/sqlite-file.js';
 import { FileChangeWatcher } from '../../util/wakeup.js';
 import type { ChordJoinResult, ResultBackend, StoreOptions, WaitOptions } from '../types.js';
@@ -33,13 +36,6 @@ export interface SqliteBackendSettings {
   clock: Clock;
 }
 
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (
-    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
-  );
-}
-
 /** A store() waiting for the transaction of its turn. */
 interface PendingStore {
   row: { id: string; status: string; meta: Buffer; expires: number | null };
@@ -52,15 +48,21 @@ const LOOKUP_LIMIT = 64;
 const CLEANUP_EVERY_MS = 60_000;
 
 /** The SQLite result backend. Build it with `createSqliteBackend(url, options)`. */
+/** How long the change feed outlives its last waiter. */
+const FEED_LINGER_MS = 1000;
+
 export class SqliteBackend implements ResultBackend {
   readonly kind = 'sqlite';
   readonly displayUrl: string;
   private db: SqliteDatabase | undefined;
+  private tx: WriteTransaction | undefined;
   private s: ResultStatements | undefined;
   private closed = false;
   private readonly waiters = new ReadyWaiters((active) =>
-    active ? this.startFeed() : this.stopFeed(),
+    active ? this.startFeed() : this.lingerThenStop(),
   );
+  /** Stops the feed a while after the last waiter left (see lingerThenStop()). */
+  private linger: NodeJS.Timeout | undefined;
   private readonly watcher: FileChangeWatcher;
   private feeding = false;
   private cursor = 0;
@@ -98,6 +100,7 @@ export class SqliteBackend implements ResultBackend {
       init: initResultSchema,
     });
     this.db = db;
+    this.tx = writeTransactions(db, this.settings.busyTimeoutMs);
     this.s = prepareResults(db);
     this.cleanup();
     return this.s;
@@ -119,9 +122,9 @@ export class SqliteBackend implements ResultBackend {
 
   private write<T>(fn: (s: ResultStatements) => T): T {
     const s = this.open();
-    const db = this.db;
-    if (!db) throw new ClosedError(`The SQLite result backend ${this.displayUrl}`);
-    return db.transaction(() => fn(s)).immediate();
+    const tx = this.tx;
+    if (!tx) throw new ClosedError(`The SQLite result backend ${this.displayUrl}`);
+    return tx(() => fn(s));
   }
 
   /**
@@ -182,7 +185,7 @@ export class SqliteBackend implements ResultBackend {
     this.startFeed();
     const current = this.live(s.get.get(taskId));
     if (current && isReadyState(current.status)) {
-      if (!this.waiters.active) this.stopFeed();
+      if (!this.waiters.active) this.lingerThenStop();
       return current;
     }
     return this.waiters.wait(
@@ -204,6 +207,10 @@ export class SqliteBackend implements ResultBackend {
 
   /** Begins following changes from the current sequence number (idempotent). */
   private startFeed(): void {
+    if (this.linger) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+    }
     if (this.feeding || this.closed || !this.s) return;
     this.feeding = true;
     this.cursor = this.s.maxSeq.get() ?? 0;
@@ -211,7 +218,26 @@ export class SqliteBackend implements ResultBackend {
     this.watcher.start();
   }
 
+  /**
+   * The last waiter is done: keep following changes for {@link FEED_LINGER_MS} before the
+   * file watch is let go, so that a client waiting for one result after another (send, get,
+   * send, get) does not attach and detach a file watch and re-read the cursor every time.
+   * A waiter arriving meanwhile reads the stored state itself first, so the cursor having
+   * moved on without it loses nothing.
+   */
+  private lingerThenStop(): void {
+    if (!this.feeding || this.linger) return;
+    this.linger = setTimeout(() => {
+      this.linger = undefined;
+      if (!this.waiters.active) this.stopFeed();
+    }, FEED_LINGER_MS).unref();
+  }
+
   private stopFeed(): void {
+    if (this.linger) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+    }
     this.feeding = false;
     this.watcher.stop();
   }
@@ -251,7 +277,7 @@ export class SqliteBackend implements ResultBackend {
     } catch (error) {
       // Busy: retried at the next wake-up (the cursor did not move). Anything else would
       // leave the waiters hanging, so they get the error.
-      if (!isBusy(error)) this.waiters.failAll(error);
+      if (!isSqliteBusy(error)) this.waiters.failAll(error);
     }
   }
 
@@ -320,7 +346,7 @@ export class SqliteBackend implements ResultBackend {
       });
     } catch (error) {
       // Cleanup is best effort (expired rows are invisible to reads anyway); a busy lock can wait.
-      if (!isBusy(error)) throw error;
+      if (!isSqliteBusy(error)) throw error;
     }
   }
 
@@ -338,6 +364,7 @@ export class SqliteBackend implements ResultBackend {
     this.stopFeed();
     const db = this.db;
     this.db = undefined;
+    this.tx = undefined;
     this.s = undefined;
     db?.close();
   }

@@ -15,7 +15,9 @@ import {
   openSqliteFile,
   sqliteUrlOf,
   walPathOf,
+  writeTransactions,
   type SqliteDatabase,
+  type WriteTransaction,
 } from '../../util/sqlite-file.js';
 import { FileChangeWatcher } from '../../util/wakeup.js';
 import { bindingOf, priorityBucket, resolveQueues, type Binding } from '../routing.js';
@@ -67,6 +69,7 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
   readonly displayUrl: string;
   private readonly owner = newOwner();
   private db: SqliteDatabase | undefined;
+  private tx: WriteTransaction | undefined;
   private s: BrokerStatements | undefined;
   private state: 'new' | 'open' | 'closed' = 'new';
   private ops: PendingOp[] = [];
@@ -119,6 +122,7 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
       init: initBrokerSchema,
     });
     this.db = db;
+    this.tx = writeTransactions(db, this.settings.busyTimeoutMs);
     this.s = prepareBroker(db);
     this.dataVersion = this.s.dataVersion.get() ?? 0;
     this.state = 'open';
@@ -188,8 +192,8 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
   private pump(): void {
     this.pumpQueued = false;
     const s = this.s;
-    const db = this.db;
-    if (this.state !== 'open' || !s || !db) return;
+    const tx = this.tx;
+    if (this.state !== 'open' || !s || !tx) return;
     const now = Date.now();
     const ops = this.ops;
     this.ops = [];
@@ -208,15 +212,11 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
       wanting = [...this.consumers].filter((c) => c.mayHaveWork && c.free() > 0);
       if (ops.length === 0 && !promote) wanting = wanting.filter((c) => this.hasReady(s, c));
       if (ops.length > 0 || promote || wanting.length > 0) {
-        const claimed = db
-          .transaction(() => {
-            for (const op of ops) op.run(s, now);
-            if (promote) s.promoteDue.run(now);
-            return wanting.map((c) =>
-              claimRows(s, this.owner, now + this.settings.visibilityMs, c),
-            );
-          })
-          .immediate();
+        const claimed = tx(() => {
+          for (const op of ops) op.run(s, now);
+          if (promote) s.promoteDue.run(now);
+          return wanting.map((c) => claimRows(s, this.owner, now + this.settings.visibilityMs, c));
+        });
         for (const op of ops) op.resolve();
         wanting.forEach((c, i) => this.handOut(c, claimed[i] ?? []));
         nextDue = this.consumers.size > 0 ? (s.nextDue.get() ?? null) : null;
@@ -303,7 +303,7 @@ export class SqliteTransport implements Transport, ConsumerHost, HeldHost {
   async purge(queue: string): Promise<number> {
     const s = this.open();
     const run = (): number => s.purgeReady.run(queue).changes + s.purgeDelayed.run(queue).changes;
-    return this.db ? this.db.transaction(run).immediate() : run();
+    return this.tx ? this.tx(run) : run();
   }
 
   async size(queue: string): Promise<number> {
