@@ -17,12 +17,23 @@ export interface FileChangeWatcherOptions {
 }
 
 /**
+ * A notification can run before the write it announces is visible: SQLite writes a commit's
+ * frames to the `-wal` file (which is what fires) and only then publishes the commit in the
+ * `-shm` index. A reader woken in between sees nothing new, and no later event would come for
+ * that commit until the next write or poll (250 ms: a client sending one task at a time met
+ * it in about one round trip in a hundred). So each burst of notifications is followed by one
+ * more `onChange` this many ms later.
+ */
+export const TRAILING_CHECK_MS = 1;
+
+/**
  * Watches a file while started. The poll timer keeps the process alive while started (whoever
  * waits for a change needs that); `stop()` clears every handle. Start and stop are idempotent.
  */
 export class FileChangeWatcher {
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
+  private trailing: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: FileChangeWatcherOptions) {}
 
@@ -48,6 +59,8 @@ export class FileChangeWatcher {
   stop(): void {
     if (this.poll) clearInterval(this.poll);
     this.poll = undefined;
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = undefined;
     this.detach();
   }
 
@@ -57,6 +70,10 @@ export class FileChangeWatcher {
         // 'rename': the file was deleted or replaced; watch the new one at the next poll.
         if (event === 'rename') this.detach();
         this.options.onChange();
+        this.trailing ??= setTimeout(() => {
+          this.trailing = undefined;
+          if (this.poll) this.options.onChange();
+        }, TRAILING_CHECK_MS);
       });
       w.on('error', () => this.detach());
       this.watcher = w;
