@@ -77,6 +77,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private claims = 0;
   /** The last claim took messages with tracking on: its own invalidation is on its way. */
   private ownInvalidationDue = false;
+  /** Ends the wait of {@link letResultsGoFirst}, while one is pending. */
+  private resultsWent: (() => void) | undefined;
   /** A claim that failed without an answer: it may have run (see recoverLostClaim()). */
   private unsure: { who: ClaimId; keys: ConsumeKey[] } | undefined;
 
@@ -223,6 +225,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   finish(delivery: RedisDelivery): void {
+    // Acked before it ran (early ack): no ack will follow its result. A claim waiting for the
+    // results goes once the result's write (queued for this turn of the loop) has gone out.
+    const went = this.resultsWent;
+    if (went && delivery.isSettled) setImmediate(went);
     if (!this.held.has(delivery.deliveryTag)) {
       delivery.isFinished = false; // not counted: release() must not uncount it
       return;
@@ -232,7 +238,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
-    return this.host.held.ack(delivery.deliveryTag);
+    const acked = this.host.held.ack(delivery.deliveryTag);
+    // A late ack: the task's result is stored. The waiting claim goes now and carries it.
+    if (delivery.isFinished) this.resultsWent?.();
+    return acked;
   }
 
   async reject(delivery: RedisDelivery, requeue: boolean): Promise<void> {
@@ -411,20 +420,22 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
    * The claim before this one took messages with tracking on, and its own invalidation
    * (probably what woke us) says nothing new. Sent at once, this claim would find the queues
    * as the last one left them and go out ahead of the results of the tasks it handed out. So
-   * it waits until an ack is queued (it then carries it: one write fewer) or for
-   * {@link OWN_WAKE_DELAY_MS}. A genuine push merged into that invalidation is claimed that
-   * much later, never missed.
+   * it waits until one of them is acked after its result was stored (the claim then carries
+   * the ack: one write fewer), or, for a task acked before it ran, until its result's write
+   * has gone out, or for {@link OWN_WAKE_DELAY_MS}. A genuine push merged into that
+   * invalidation is claimed that much later, never missed.
    */
   private letResultsGoFirst(): Promise<void> {
     if (this.host.held.acksWaiting || !this.running) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
+        if (this.resultsWent !== done) return;
+        this.resultsWent = undefined;
         clearTimeout(timer);
-        unwatch();
         resolve();
       };
       const timer = setTimeout(done, OWN_WAKE_DELAY_MS);
-      const unwatch = this.host.held.onNextAck(done);
+      this.resultsWent = done;
     });
   }
 

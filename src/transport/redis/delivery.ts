@@ -17,7 +17,7 @@ export interface DeliveryOwner {
   reject(delivery: RedisDelivery, requeue: boolean): Promise<void>;
   defer(delivery: RedisDelivery, dueAt: number): Promise<void>;
   touch(delivery: RedisDelivery): Promise<void>;
-  /** The task ended before the settlement (called at most once, while not settled). */
+  /** The task ended (at most once before the settlement; after it, when acked early). */
   finish(delivery: RedisDelivery): void;
 }
 
@@ -88,9 +88,9 @@ export class RedisDelivery implements Delivery {
   }
 
   finished(): void {
-    if (this.settled || this.isFinished) return;
-    this.isFinished = true;
-    this.owner.finish(this);
+    if (this.isFinished) return;
+    if (!this.settled) this.isFinished = true;
+    this.owner.finish(this); // also when acked early: the consumer may wait for this result
   }
 
   private settle(op: () => Promise<void>): Promise<void> {

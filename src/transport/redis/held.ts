@@ -31,8 +31,6 @@ export const REDELIVERY_COUNT_TTL = 7 * 86_400;
 export class HeldMessages {
   private readonly acks: TickBatch<string>;
   private readonly touches: TickBatch<string>;
-  /** Called once at the next ack queued (see {@link onNextAck}). */
-  private ackWatchers: Array<() => void> = [];
 
   constructor(
     private readonly main: Redis,
@@ -44,29 +42,12 @@ export class HeldMessages {
 
   /** Removes a message for good (ZREM unacked_index + HDEL unacked), coalesced per tick. */
   ack(tag: string): Promise<void> {
-    const added = this.acks.add(tag);
-    if (this.ackWatchers.length > 0) {
-      const watchers = this.ackWatchers;
-      this.ackWatchers = [];
-      for (const watcher of watchers) watcher();
-    }
-    return added;
+    return this.acks.add(tag);
   }
 
   /** True when acks wait for their write. */
   get acksWaiting(): boolean {
     return this.acks.size > 0;
-  }
-
-  /**
-   * Calls `watcher` once, synchronously, when the next ack is queued (before its own write is
-   * scheduled to go out): a consumer about to claim can take it along. Returns the remover.
-   */
-  onNextAck(watcher: () => void): () => void {
-    this.ackWatchers.push(watcher);
-    return () => {
-      this.ackWatchers = this.ackWatchers.filter((w) => w !== watcher);
-    };
   }
 
   /** Acks not yet written, taken out by a consumer that sends them with its next claim. */
