@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
+import { contractMeta } from '../../src/backend/backend.contract.js';
 import { UNSUBSCRIBE_DELAY_MS } from '../../src/backend/redis/subscriber.js';
 import { ResultWatch } from '../../src/backend/redis/watch.js';
 import { encodeMetaString } from '../../src/protocol/result-meta.js';
@@ -37,15 +38,9 @@ class ProtocolConnector extends RedisConnector {
   }
 }
 
-function meta(taskId: string, result: unknown, status = 'SUCCESS'): TaskMeta {
-  return {
-    taskId,
-    status,
-    result,
-    traceback: null,
-    children: [],
-    dateDone: '2026-12-01T00:00:00.000000',
-  };
+/** A meta as the worker stores it (SUCCESS unless told). */
+function meta(taskId: string, result: unknown, status: TaskMeta['status'] = 'SUCCESS'): TaskMeta {
+  return contractMeta(taskId, status, result);
 }
 
 async function numsub(raw: Redis, channel: string): Promise<number> {
