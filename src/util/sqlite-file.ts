@@ -170,7 +170,8 @@ export type WriteTransaction = <T>(fn: () => T) => T;
  * busy timeout takes over. SQLite's handler sleeps 1 ms, then 2, 5, 10 ms...: with a worker
  * and a client taking turns at the lock every few hundred microseconds, most waits would
  * cost a whole millisecond (measured: 6 in 10 sends of a client one task at a time). Only a
- * BEGIN that found the lock taken is retried: `fn` has not run then.
+ * BEGIN that found the lock taken is retried: `fn` has not run then. Once the lock is held,
+ * `fn` and the COMMIT run with the configured busy timeout.
  */
 export function writeTransactions(db: SqliteDatabase, busyTimeoutMs: number): WriteTransaction {
   const noWait = db.prepare('PRAGMA busy_timeout = 0');
@@ -180,26 +181,23 @@ export function writeTransactions(db: SqliteDatabase, busyTimeoutMs: number): Wr
     let started = false;
     const tx = db.transaction((): T => {
       started = true;
+      wait.get(); // the transaction itself runs with the configured busy timeout
       return fn();
     });
-    noWait.get();
-    try {
-      let pause = FIRST_PAUSE_MS;
-      const until = performance.now() + FINE_RETRY_MS;
-      for (;;) {
-        try {
-          return tx.immediate();
-        } catch (error) {
-          if (started || !isSqliteBusy(error) || performance.now() + pause > until) {
-            if (started || !isSqliteBusy(error)) throw error;
-            break;
-          }
-        }
-        Atomics.wait(pauseCell, 0, 0, pause);
-        pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
+    let pause = FIRST_PAUSE_MS;
+    const until = performance.now() + FINE_RETRY_MS;
+    for (;;) {
+      noWait.get();
+      try {
+        return tx.immediate();
+      } catch (error) {
+        if (started || !isSqliteBusy(error)) throw error;
+        if (performance.now() + pause > until) break;
+      } finally {
+        if (!started) wait.get();
       }
-    } finally {
-      wait.get();
+      Atomics.wait(pauseCell, 0, 0, pause);
+      pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
     }
     return tx.immediate(); // the rest of the wait is SQLite's busy timeout's
   };

@@ -52,10 +52,14 @@ void test('a write waits for a lock held by another process, and runs once', asy
   const child = await holdLock(path, 60);
   let runs = 0;
   // Synchronous, as the pump's transaction is: it must outlast the child's 60 ms hold.
+  let timeoutInside: unknown;
   tx(() => {
     runs++;
+    // Once the lock is held, the transaction runs with the configured busy timeout.
+    timeoutInside = db.pragma('busy_timeout', { simple: true });
     db.prepare('INSERT INTO t (v) VALUES (?)').run('parent');
   });
+  assert.equal(timeoutInside, 5000);
   assert.equal(runs, 1);
   const rows = db.prepare('SELECT v FROM t ORDER BY rowid').pluck().all();
   assert.deepEqual(rows, ['child', 'parent']);
