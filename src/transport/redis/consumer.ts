@@ -318,6 +318,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         if (this.ownInvalidationDue) {
           this.ownInvalidationDue = false;
           await this.letResultsGoFirst();
+          if (!this.running) break;
         }
         drained = await this.claimOnce();
         this.lastCycleAt = Date.now();
