@@ -9,9 +9,9 @@ import { decodeMeta, encodeMeta } from '../../protocol/result-meta.js';
 import type { TaskMeta } from '../../protocol/types.js';
 import type { Clock } from '../../util/clock.js';
 import {
+  isSqliteBusy,
   openSqliteFile,
   sqliteUrlOf,
-  isSqliteBusy,
   walPathOf,
   writeTransactions,
   type SqliteDatabase,
@@ -47,10 +47,10 @@ interface PendingStore {
 const LOOKUP_LIMIT = 64;
 const CLEANUP_EVERY_MS = 60_000;
 
-/** The SQLite result backend. Build it with `createSqliteBackend(url, options)`. */
 /** How long the change feed outlives its last waiter. */
 const FEED_LINGER_MS = 1000;
 
+/** The SQLite result backend. Build it with `createSqliteBackend(url, options)`. */
 export class SqliteBackend implements ResultBackend {
   readonly kind = 'sqlite';
   readonly displayUrl: string;
