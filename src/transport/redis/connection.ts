@@ -4,7 +4,7 @@
  * connect fast with a ConnectionError that names the URL (password masked) and the fix.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { ConnectionError } from '../../errors.js';
+import { ConnectionError, toError } from '../../errors.js';
 import type { RedisEndpoint } from './url.js';
 
 /** Who is connecting: decides the error code and the wording of the hint. */
@@ -150,4 +150,45 @@ export function quietErrors(report: (error: Error) => void): (error: Error) => v
     if (last.size > 100) last.clear();
     report(error);
   };
+}
+
+/**
+ * Commands in flight on one connection, abandoned when it drops: ioredis never settles a
+ * command that was in flight when its connection closed unless it resends it
+ * (redis/ioredis#2193), and a consumer does not resend (autoResendUnfulfilledCommands: false),
+ * so without this a claim in flight during a Redis restart would hang its loop for good.
+ * Commands issued while disconnected wait in ioredis's offline queue and are sent on
+ * reconnect; those are not abandoned.
+ */
+export class InFlight {
+  private readonly rejecters = new Set<(error: Error) => void>();
+
+  constructor(private readonly client: Redis) {}
+
+  /** `work`, or a rejection with the error given to {@link abandon} if that comes first. */
+  guard<T>(work: Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') return work;
+    return new Promise<T>((resolve, reject) => {
+      const abandon = (error: Error): void => {
+        this.rejecters.delete(abandon);
+        reject(error);
+      };
+      this.rejecters.add(abandon);
+      work.then(
+        (value) => {
+          this.rejecters.delete(abandon);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.rejecters.delete(abandon);
+          reject(toError(error));
+        },
+      );
+    });
+  }
+
+  /** Rejects every guarded command still waiting (the connection closed). */
+  abandon(error: Error): void {
+    for (const reject of [...this.rejecters]) reject(error);
+  }
 }

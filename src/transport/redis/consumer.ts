@@ -16,7 +16,13 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
 import type { ConsumeOptions, Consumer } from '../types.js';
-import { closeClient, quietErrors, settleWithin, type RedisConnector } from './connection.js';
+import {
+  closeClient,
+  InFlight,
+  quietErrors,
+  settleWithin,
+  type RedisConnector,
+} from './connection.js';
 import { deliveryOf, type DeliveryOwner, type RedisDelivery } from './delivery.js';
 import { claim, forgetClaims, reclaim, type ClaimId, type Claimed } from './claim.js';
 import type { HeldMessages } from './held.js';
@@ -69,8 +75,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private connected = false;
   private readonly loop: Promise<void>;
   private readonly unlisten: () => void;
-  /** Rejecters of the commands sent on our connection and not answered yet (see guard()). */
-  private readonly inFlight = new Set<(error: Error) => void>();
+  /** The commands sent on our connection and not answered yet: abandoned when it drops. */
+  private readonly inFlight: InFlight;
   private keySet = new Set<string>();
   /** Names this consumer's claim record (claim.ts). */
   private readonly consumerId = randomUUID();
@@ -98,6 +104,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       { maxRetriesPerRequest: null, autoResendUnfulfilledCommands: false },
       (err) => this.onError(err),
     );
+    this.inFlight = new InFlight(this.client);
     this.wakeUp = new WakeUp(
       this.client,
       host.waker,
@@ -111,7 +118,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
     this.client.on('close', () => {
       if (this.running && this.connected) this.onError(host.connector.lost());
-      for (const abandon of [...this.inFlight]) abandon(host.connector.lost());
+      this.inFlight.abandon(host.connector.lost());
     });
     this.refreshKeys();
     this.unlisten = host.waker.listen((keys) => {
@@ -337,7 +344,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       if (this.wakePending || !this.running) continue;
       try {
         if (this.wakeUp.mode === 'tracking') {
-          if (await this.guard(this.wakeUp.arm(this.queueList))) continue; // just armed: look once more, then wait
+          if (await this.inFlight.guard(this.wakeUp.arm(this.queueList))) continue; // just armed: look once more, then wait
           // Sleep until a write to our keys; a freed slot alone changes nothing while the
           // queues are empty. A timeout is the safety re-check.
           while (!this.wakePending && this.running) {
@@ -347,7 +354,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
             this.lastCycleAt = Date.now();
             if (!woken) break;
           }
-        } else if (await this.guard(this.wakeUp.brpop(this.consumeKeys()))) {
+        } else if (await this.inFlight.guard(this.wakeUp.brpop(this.consumeKeys()))) {
           this.wakePending = true;
         }
         this.lastCycleAt = Date.now();
@@ -391,7 +398,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       ttl: this.host.settings.visibilityTimeout,
     };
     try {
-      claimed = await this.guard(
+      claimed = await this.inFlight.guard(
         claim(
           this.client,
           this.host.layout,
@@ -446,7 +453,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
    * visibility timeout. The claim record hands them to us now; nothing when it never ran.
    */
   private async recoverLostClaim(lost: { who: ClaimId; keys: ConsumeKey[] }): Promise<void> {
-    const found = await this.guard(reclaim(this.client, this.host.layout, lost.keys, lost.who));
+    const found = await this.inFlight.guard(
+      reclaim(this.client, this.host.layout, lost.keys, lost.who),
+    );
     this.unsure = undefined;
     if (found.length > 0) this.wakeUp.prePopped = undefined; // the lost claim recorded it
     for (const c of found) this.handOut(c);
@@ -474,35 +483,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     } catch (err) {
       this.onError(toError(err));
     }
-  }
-
-  /**
-   * `work` (commands on our connection), or a rejection once the connection drops while it is
-   * sent: ioredis never settles a command that was in flight when its connection closed unless
-   * it resends it (redis/ioredis#2193), and we do not resend (autoResendUnfulfilledCommands:
-   * false), so without this a claim in flight during a Redis restart hangs the loop for good.
-   * Commands issued while disconnected wait in ioredis's offline queue and are sent on
-   * reconnect; those are not abandoned.
-   */
-  private guard<T>(work: Promise<T>): Promise<T> {
-    if (this.client.status !== 'ready') return work;
-    return new Promise<T>((resolve, reject) => {
-      const abandon = (error: Error): void => {
-        this.inFlight.delete(abandon);
-        reject(error);
-      };
-      this.inFlight.add(abandon);
-      work.then(
-        (value) => {
-          this.inFlight.delete(abandon);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.inFlight.delete(abandon);
-          reject(toError(error));
-        },
-      );
-    });
   }
 
   private consumeKeys(): ConsumeKey[] {
