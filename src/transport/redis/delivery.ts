@@ -120,34 +120,40 @@ const PREVIEW_CHARS = 200;
 export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): ClaimedDelivery {
   const { source, raw, tag, count } = claimed;
   const queue = source?.queue ?? '';
-  const init = {
+  const sourceKey = source?.key ?? '';
+  // Only an unreadable message needs these defaults.
+  const init = (): Omit<DeliveryInit, 'message'> => ({
     queue,
     deliveryTag: tag,
     raw,
-    sourceKey: source?.key ?? '',
+    sourceKey,
     exchange: '',
     routingKey: queue,
     redelivered: false,
     deliveryCount: 0,
-  };
+  });
   let decoded;
   try {
     decoded = decodeEnvelope(raw);
   } catch (err) {
-    return unreadable(init, owner, isJson(raw) ? 'JSON, but not an object' : 'not JSON', err);
+    return unreadable(init(), owner, isJson(raw) ? 'JSON, but not an object' : 'not JSON', err);
   }
   if (decoded.missing === 'properties') {
-    return unreadable(init, owner, 'a JSON object without "properties"');
+    return unreadable(init(), owner, 'a JSON object without "properties"');
   }
+  // Every field written out: a spread of `init` with overrides cost ~5 % of a worker's CPU
+  // (V8 copies it through a slow path once keys repeat).
   const delivery = new RedisDelivery(
     {
-      ...init,
       message: decoded.message,
       queue: source?.queue ?? decoded.routingKey,
+      deliveryTag: tag,
       exchange: decoded.exchange,
       routingKey: decoded.routingKey,
       redelivered: decoded.redelivered,
       deliveryCount: decoded.redelivered ? Math.max(1, count) : 0,
+      raw,
+      sourceKey,
     },
     owner,
   );
