@@ -44,18 +44,59 @@ export interface TraceServices {
   random?: () => number;
 }
 
-/** Runs `def` for `request` and reports the outcome. */
-export async function trace(
+/**
+ * Runs `def` for `request` and reports the outcome. A task without hooks or schema whose body
+ * returns a plain value is traced synchronously (no promise at all): a draining worker runs
+ * thousands of those a second, and every promise costs it allocations and async hooks.
+ */
+export function trace(
+  def: TaskDefinition,
+  request: TaskRequest,
+  services: TraceServices,
+): Outcome | Promise<Outcome> {
+  const h = def.hooks;
+  if (def.schema || h.beforeStart || h.onSuccess || h.afterReturn || h.onFailure || h.onRetry)
+    return traceWithHooks(def, request, services);
+  const started = performance.now();
+  const ctx = createContext(def, request, services);
+  let args: unknown[];
+  try {
+    args = prepareArgs(def, request) as unknown[]; // no schema: never a promise
+  } catch (error) {
+    const err = toError(error);
+    return { kind: 'failure', error: err, traceback: tracebackOf(err), runtime: elapsed(started) };
+  }
+  let returned: unknown;
+  try {
+    if (services.isAborted ? services.isAborted() : services.signal.aborted)
+      throw services.signal.reason;
+    returned = def.invoke(ctx, args);
+  } catch (thrown) {
+    return classify(def, request, thrown, services, elapsed(started));
+  }
+  if (!isThenable(returned)) return { kind: 'success', value: returned, runtime: elapsed(started) };
+  return Promise.resolve(returned).then(
+    (value): Outcome => ({ kind: 'success', value, runtime: elapsed(started) }),
+    (thrown: unknown) => classify(def, request, thrown, services, elapsed(started)),
+  );
+}
+
+/** Seconds since `started` (a performance.now()). */
+function elapsed(started: number): number {
+  return (performance.now() - started) / 1000;
+}
+
+/** {@link trace} of a task with hooks or an argument schema. */
+async function traceWithHooks(
   def: TaskDefinition,
   request: TaskRequest,
   services: TraceServices,
 ): Promise<Outcome> {
   const started = performance.now();
-  const runtime = (): number => (performance.now() - started) / 1000;
+  const runtime = (): number => elapsed(started);
   const ctx = createContext(def, request, services);
   let args: unknown[];
   try {
-    // No promise for the common case (no schema): validation is the only async part.
     const prepared = prepareArgs(def, request);
     args = Array.isArray(prepared) ? prepared : await prepared;
   } catch (error) {
@@ -70,7 +111,6 @@ export async function trace(
     if (services.isAborted ? services.isAborted() : services.signal.aborted)
       throw services.signal.reason;
     const returned: unknown = def.invoke(ctx, args);
-    // A synchronous body's value needs no extra microtask; a promise (or thenable) is awaited.
     const value: unknown = isThenable(returned) ? await returned : returned;
     const outcome: Outcome = { kind: 'success', value, runtime: runtime() };
     if (def.hooks.onSuccess)

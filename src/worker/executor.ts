@@ -152,45 +152,23 @@ export class Executor {
   }
 
   async #execute(def: TaskDefinition, held: HeldTask, label: string): Promise<void> {
-    const { app, logger, state, pool } = this.#d;
+    const { app, logger, state } = this.#d;
     const { message, delivery } = held;
     const acksLate = def.options.acksLate ?? app.conf.taskAcksLate;
-    const request = taskRequest(message, delivery, this.#d.hostname);
     const limits = state.timeLimits.get(def.name);
     // No await (no promise, no tick) for a task without a rate limit: the common case.
     const rate = def.options.rateLimit ?? app.conf.taskDefaultRateLimit;
     if (!app.conf.workerDisableRateLimits && state.rateLimits.limited(def.name, rate))
       await state.rateLimits.acquire(def.name, rate, held.abort.signal);
-    const result = await this.#d.slots.run(async () => {
-      // A slot is free: the task starts now, unless the worker is stopping or it was revoked.
-      if (!state.accepting || held.abort.aborted || state.revoked.has(message.id))
-        return 'skipped' as const;
-      held.startedAt = app.now();
-      if (!acksLate) {
-        await delivery.ack();
-        held.acknowledged = true;
-      }
-      this.#d.events.started(message);
-      if (def.options.trackStarted ?? app.conf.taskTrackStarted)
-        await this.#meta.started(message, delivery);
-      return pool.run({
-        taskName: def.name,
-        request,
-        softTimeLimit:
-          message.timeLimit[1] ??
-          limits?.soft ??
-          def.options.softTimeLimit ??
-          app.conf.taskSoftTimeLimit,
-        hardTimeLimit:
-          message.timeLimit[0] ?? limits?.hard ?? def.options.timeLimit ?? app.conf.taskTimeLimit,
-        onState: async (status, meta) => {
-          await this.#meta.custom(message, status, meta, delivery);
-        },
-        onStart: (pid) => {
-          held.workerPid = pid;
-        },
-      });
-    });
+    // A free slot is taken at once (no promise, no tick); else the task waits for one.
+    const waiting = this.#d.slots.enter();
+    if (waiting) await waiting;
+    let result: PoolOutcome | 'skipped';
+    try {
+      result = await this.#start(def, held, acksLate, limits);
+    } finally {
+      this.#d.slots.leave();
+    }
     // The task ended: its prefetch slot may be reused while its result is stored (the ack
     // still waits for the store).
     if (result !== 'skipped') delivery.finished?.();
@@ -205,6 +183,43 @@ export class Executor {
       return;
     }
     await this.#settle(def, held, result, acksLate, label);
+  }
+
+  /** Runs the task in its slot, unless the worker is stopping or it was revoked meanwhile. */
+  async #start(
+    def: TaskDefinition,
+    held: HeldTask,
+    acksLate: boolean,
+    limits: { soft?: number | null; hard?: number | null } | undefined,
+  ): Promise<PoolOutcome | 'skipped'> {
+    const { app, state, pool } = this.#d;
+    const { message, delivery } = held;
+    if (!state.accepting || held.abort.aborted || state.revoked.has(message.id)) return 'skipped';
+    held.startedAt = app.now();
+    if (!acksLate) {
+      await delivery.ack();
+      held.acknowledged = true;
+    }
+    this.#d.events.started(message);
+    if (def.options.trackStarted ?? app.conf.taskTrackStarted)
+      await this.#meta.started(message, delivery);
+    return pool.run({
+      taskName: def.name,
+      request: taskRequest(message, delivery, this.#d.hostname),
+      softTimeLimit:
+        message.timeLimit[1] ??
+        limits?.soft ??
+        def.options.softTimeLimit ??
+        app.conf.taskSoftTimeLimit,
+      hardTimeLimit:
+        message.timeLimit[0] ?? limits?.hard ?? def.options.timeLimit ?? app.conf.taskTimeLimit,
+      onState: async (status, meta) => {
+        await this.#meta.custom(message, status, meta, delivery);
+      },
+      onStart: (pid) => {
+        held.workerPid = pid;
+      },
+    });
   }
 
   async #settle(

@@ -1,18 +1,37 @@
 /**
  * Coalescing of writes: everything added during one turn of the event loop is flushed
  * together (one pipeline, one round trip), on setImmediate.
+ *
+ * Items added in the same turn share one promise: a draining worker adds an ack and a result
+ * per task, and a promise each (with its reactions and, once AsyncLocalStorage is on, its
+ * async hooks) cost more than the write itself.
  */
 
-/** An item waiting for its flush, with the promise of the caller who added it. */
-export interface Pending<T> {
-  item: T;
-  resolve(): void;
-  reject(error: unknown): void;
+/** Items taken out of a batch, with the settlement of the promise their callers hold. */
+export interface Taken<T> {
+  readonly items: readonly T[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Round<T> extends Taken<T> {
+  readonly items: T[];
+  readonly promise: Promise<void>;
+}
+
+function newRound<T>(): Round<T> {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { items: [], promise, resolve, reject };
 }
 
 /** Items added in the same turn of the event loop, flushed together. */
 export class TickBatch<T> {
-  private pending: Array<Pending<T>> = [];
+  private round: Round<T> | undefined;
   private scheduled: NodeJS.Immediate | undefined;
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -20,24 +39,31 @@ export class TickBatch<T> {
 
   /** Number of items not yet flushed. */
   get size(): number {
-    return this.pending.length;
+    return this.round?.items.length ?? 0;
   }
 
   /** Adds an item; resolves when the flush that carries it succeeded. */
   add(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
+    const round = this.current();
+    round.items.push(item);
+    return round.promise;
+  }
+
+  private current(): Round<T> {
+    if (!this.round) {
+      this.round = newRound();
       this.scheduled ??= setImmediate(() => {
         this.scheduled = undefined;
         void this.flush();
       });
-    });
+    }
+    return this.round;
   }
 
   /** Takes the waiting items out, for a caller that writes them itself (and settles them). */
-  drain(): Array<Pending<T>> {
-    const taken = this.pending;
-    this.pending = [];
+  drain(): Taken<T> | undefined {
+    const taken = this.round;
+    this.round = undefined;
     if (this.scheduled) {
       clearImmediate(this.scheduled);
       this.scheduled = undefined;
@@ -46,23 +72,18 @@ export class TickBatch<T> {
   }
 
   /** Puts drained items back (their writer failed); they go out with the next flush. */
-  requeue(items: ReadonlyArray<Pending<T>>): void {
-    if (items.length === 0) return;
-    this.pending.unshift(...items);
-    this.scheduled ??= setImmediate(() => {
-      this.scheduled = undefined;
-      void this.flush();
-    });
+  requeue(taken: Taken<T> | undefined): void {
+    if (!taken || taken.items.length === 0) return;
+    const round = this.current();
+    round.items.unshift(...taken.items);
+    round.promise.then(taken.resolve, taken.reject);
   }
 
   /** Flushes now what is waiting, and waits for every flush in flight. */
   async flush(): Promise<void> {
-    const batch = this.drain();
-    if (batch.length > 0) {
-      const run = this.flushItems(batch.map((p) => p.item)).then(
-        () => batch.forEach((p) => p.resolve()),
-        (error: unknown) => batch.forEach((p) => p.reject(error)),
-      );
+    const round = this.drain();
+    if (round && round.items.length > 0) {
+      const run = this.flushItems(round.items).then(round.resolve, round.reject);
       this.inFlight.add(run);
       void run.finally(() => this.inFlight.delete(run));
     }

@@ -404,7 +404,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
           this.host.layout,
           keys,
           want,
-          acks.map((a) => a.item),
+          acks?.items ?? [],
           this.wakeUp.prePopped,
           who,
         ),
@@ -415,7 +415,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       throw err;
     }
     this.wakeUp.prePopped = undefined;
-    for (const ack of acks) ack.resolve();
+    acks?.resolve();
     // Redis sends an invalidation for the pops of a script even to a NOLOOP tracker (and for
     // a list emptied by our own RPOP), so this claim will wake us again.
     if (claimed.length > 0 && claimed.length < want && this.wakeUp.isArmed)

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { markRedelivered } from '../../protocol/kombu-envelope.js';
 import { jsonLoads } from '../../serialization/json.js';
-import { TickBatch, type Pending } from './batch.js';
+import { TickBatch, type Taken } from './batch.js';
 import type { KeyLayout } from './keys.js';
 import { DEFER, RESTORE } from './scripts.js';
 
@@ -51,12 +51,12 @@ export class HeldMessages {
   }
 
   /** Acks not yet written, taken out by a consumer that sends them with its next claim. */
-  takeAcks(): Array<Pending<string>> {
+  takeAcks(): Taken<string> | undefined {
     return this.acks.drain();
   }
 
   /** Gives taken acks back (their claim failed); they go out on the main connection. */
-  returnAcks(acks: ReadonlyArray<Pending<string>>): void {
+  returnAcks(acks: Taken<string> | undefined): void {
     this.acks.requeue(acks);
   }
 

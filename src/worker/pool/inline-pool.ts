@@ -83,12 +83,13 @@ export class EventLoopPool implements Pool {
     let cancelled: PoolOutcome | undefined;
     const seq = ++this.#seq;
     this.#queued.set(seq, { id: job.request.id, cancel: (outcome) => (cancelled = outcome) });
-    return this.#slots
-      .run(() => {
-        this.#queued.delete(seq);
-        return cancelled ? Promise.resolve(cancelled) : this.#execute(job);
-      })
-      .finally(() => this.#checkDrained());
+    // The drain check runs where a job ends (not in a .finally: two promises per task).
+    return this.#slots.run(() => {
+      this.#queued.delete(seq);
+      if (!cancelled) return this.#execute(job);
+      this.#checkDrained();
+      return Promise.resolve(cancelled);
+    });
   }
 
   terminate(taskId: string, graceMs: number): void {
@@ -142,7 +143,10 @@ export class EventLoopPool implements Pool {
   #execute(job: StartAwareJob): Promise<PoolOutcome> {
     const { app, logger } = this.#o;
     const def = app.tasks.get(job.taskName);
-    if (!def || !def.local) return Promise.resolve(failureOf(new NotRegistered(job.taskName), 0));
+    if (!def || !def.local) {
+      this.#checkDrained();
+      return Promise.resolve(failureOf(new NotRegistered(job.taskName), 0));
+    }
     return new Promise<PoolOutcome>((resolve) => {
       const running: Running = {
         job,
@@ -161,6 +165,7 @@ export class EventLoopPool implements Pool {
               ? { ...outcome, cause: 'terminated' }
               : outcome,
           );
+          this.#checkDrained();
         },
       };
       this.#running.add(running);
@@ -186,22 +191,32 @@ export class EventLoopPool implements Pool {
       } catch (error) {
         logger.warning(`onStart failed for ${label(job)}`, error);
       }
-      trace(def, job.request, {
-        // The signal is built only when the task (or its context) asks for it.
-        get signal() {
-          return running.controller.signal;
-        },
-        isAborted: () => running.controller.aborted,
-        updateState: (state, meta) =>
-          running.ended
-            ? Promise.reject(new Error('updateState() was called after the task ended'))
-            : job.onState(state, meta),
-        warn: (text, error) => logger.warning(`${text} for ${label(job)}`, error),
-        now: () => app.now(),
-      }).then(
-        (outcome) => running.end(toPoolOutcome(outcome)),
-        (error: unknown) => running.end(failureOf(toError(error), runtimeOf(running))),
-      );
+      let traced: ReturnType<typeof trace>;
+      try {
+        traced = trace(def, job.request, {
+          // The signal is built only when the task (or its context) asks for it.
+          get signal() {
+            return running.controller.signal;
+          },
+          isAborted: () => running.controller.aborted,
+          updateState: (state, meta) =>
+            running.ended
+              ? Promise.reject(new Error('updateState() was called after the task ended'))
+              : job.onState(state, meta),
+          warn: (text, error) => logger.warning(`${text} for ${label(job)}`, error),
+          now: () => app.now(),
+        });
+      } catch (error) {
+        running.end(failureOf(toError(error), runtimeOf(running)));
+        return;
+      }
+      // A synchronous body ended already: no promise and no tick between it and its outcome.
+      if (!(traced instanceof Promise)) running.end(toPoolOutcome(traced));
+      else
+        traced.then(
+          (outcome) => running.end(toPoolOutcome(outcome)),
+          (error: unknown) => running.end(failureOf(toError(error), runtimeOf(running))),
+        );
     });
   }
 

@@ -41,6 +41,23 @@ export class InlinePool {
     return this.#runInSlot(fn);
   }
 
+  /**
+   * Takes a slot for a caller that gives it back itself ({@link leave}): undefined when one
+   * was free (taken now, no promise), else the promise of the next free one.
+   */
+  enter(): Promise<void> | undefined {
+    if (this.#running < this.#limit) {
+      this.#running++;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Gives back a slot taken with {@link enter}. */
+  leave(): void {
+    this.#release();
+  }
+
   #runInSlot<T>(fn: () => Promise<T>): Promise<T> {
     let work: Promise<T>;
     try {
