@@ -20,8 +20,8 @@ import { deadLetter } from './dead-letter.js';
 import { afterFinalState, sendErrbacks, sendRetry, sendSuccessFollowups } from './followups.js';
 import { MetaWriter } from './meta.js';
 import { fromPoolOutcome } from './pool/outcome.js';
-import type { InlinePool } from './pool/inline.js';
-import type { Pool, PoolOutcome } from './pool/types.js';
+import type { TaskSlots } from './pool/slots.js';
+import type { Pool, PoolJob, PoolOutcome } from './pool/types.js';
 import type { HeldTask, WorkerState } from './state.js';
 import { taskRequest } from './task-request.js';
 import type { TaskEventSink } from './task-events.js';
@@ -37,7 +37,7 @@ export interface ExecutorDeps {
   accept: AcceptList;
   pool: Pool;
   /** Task slots: a task waits here for a free slot before it starts (and is acked early). */
-  slots: InlinePool;
+  slots: TaskSlots;
   events: TaskEventSink;
 }
 
@@ -52,17 +52,16 @@ export class Executor {
   }
 
   /** Takes a delivery through its whole way. */
-  async handle(delivery: Delivery): Promise<void> {
-    try {
-      await this.#handle(delivery);
-    } catch (error) {
+  handle(delivery: Delivery): Promise<void> {
+    // Not async: one promise (the .then) where an async wrapper made two.
+    return this.#handle(delivery).then(undefined, async (error: unknown) => {
       // A failure of our own (broker or backend down mid-way): give the message back.
       this.#d.logger.error(
         `Unrecoverable error while handling a message; it was requeued: ${toError(error).message}`,
         error,
       );
       await delivery.reject(true).catch(() => {});
-    }
+    });
   }
 
   /**
@@ -165,7 +164,13 @@ export class Executor {
     if (waiting) await waiting;
     let result: PoolOutcome | 'skipped';
     try {
-      result = await this.#start(def, held, acksLate, limits);
+      if (!state.accepting || held.abort.aborted || state.revoked.has(message.id)) {
+        result = 'skipped'; // the worker is stopping, or the task was revoked meanwhile
+      } else {
+        const ready = this.#start(def, held, acksLate); // a promise only when there is a wait
+        if (ready) await ready;
+        result = await this.#d.pool.run(this.#job(def, held, limits));
+      }
     } finally {
       this.#d.slots.leave();
     }
@@ -185,25 +190,38 @@ export class Executor {
     await this.#settle(def, held, result, acksLate, label);
   }
 
-  /** Runs the task in its slot, unless the worker is stopping or it was revoked meanwhile. */
-  async #start(
+  /**
+   * Marks the task started: acks it first when it is acked early, stores STARTED when tracked.
+   * Returns a promise only when one of those makes it wait.
+   */
+  #start(def: TaskDefinition, held: HeldTask, acksLate: boolean): Promise<void> | undefined {
+    const { app } = this.#d;
+    const { message, delivery } = held;
+    held.startedAt = app.now();
+    const tracked = def.options.trackStarted ?? app.conf.taskTrackStarted;
+    if (acksLate && !tracked) {
+      this.#d.events.started(message);
+      return undefined;
+    }
+    return (async () => {
+      if (!acksLate) {
+        await delivery.ack();
+        held.acknowledged = true;
+      }
+      this.#d.events.started(message);
+      if (tracked) await this.#meta.started(message, delivery);
+    })();
+  }
+
+  /** The pool job of a task. */
+  #job(
     def: TaskDefinition,
     held: HeldTask,
-    acksLate: boolean,
-    limits: { soft?: number | null; hard?: number | null } | undefined,
-  ): Promise<PoolOutcome | 'skipped'> {
-    const { app, state, pool } = this.#d;
+    limits: { soft: number | null; hard: number | null } | undefined,
+  ): PoolJob {
+    const { app } = this.#d;
     const { message, delivery } = held;
-    if (!state.accepting || held.abort.aborted || state.revoked.has(message.id)) return 'skipped';
-    held.startedAt = app.now();
-    if (!acksLate) {
-      await delivery.ack();
-      held.acknowledged = true;
-    }
-    this.#d.events.started(message);
-    if (def.options.trackStarted ?? app.conf.taskTrackStarted)
-      await this.#meta.started(message, delivery);
-    return pool.run({
+    return {
       taskName: def.name,
       request: taskRequest(message, delivery, this.#d.hostname),
       softTimeLimit:
@@ -219,7 +237,7 @@ export class Executor {
       onStart: (pid) => {
         held.workerPid = pid;
       },
-    });
+    };
   }
 
   async #settle(

@@ -87,7 +87,7 @@ export class MetaWriter {
     return this.#store(message, state, meta, null, delivery, [], false);
   }
 
-  async #store(
+  #store(
     message: TaskMessage,
     status: State,
     result: unknown,
@@ -96,7 +96,7 @@ export class MetaWriter {
     children: unknown[],
     ready: boolean,
   ): Promise<TaskMeta | null> {
-    if (!this.backend) return null;
+    if (!this.backend) return Promise.resolve(null);
     const meta: TaskMeta = {
       taskId: message.id,
       status,
@@ -115,7 +115,7 @@ export class MetaWriter {
       meta.retries = message.retries;
       meta.queue = delivery.routingKey;
     }
-    await this.backend.store(meta, { expires: this.app.conf.resultExpires });
-    return meta;
+    // Not async: one promise per store (the .then), not two.
+    return this.backend.store(meta, { expires: this.app.conf.resultExpires }).then(() => meta);
   }
 }

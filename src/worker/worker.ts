@@ -10,7 +10,7 @@ import { expandNodeName } from '../util/ids.js';
 import { Logger } from '../util/logger.js';
 import { renderBanner } from './banner.js';
 import { Executor } from './executor.js';
-import { InlinePool } from './pool/inline.js';
+import { TaskSlots } from './pool/slots.js';
 import { createPool, type PoolKind } from './pool/create.js';
 import type { Pool } from './pool/types.js';
 import { NO_TASK_EVENTS, type TaskEventSink } from './task-events.js';
@@ -86,7 +86,7 @@ export class Worker {
   readonly state = new WorkerState();
   #lifecycle: Lifecycle = 'new';
   #consumer: Consumer | undefined;
-  #slots: InlinePool;
+  #slots: TaskSlots;
   #pool: Pool;
   #inflight = new Set<Promise<void>>();
   readonly #options: WorkerOptions;
@@ -116,7 +116,7 @@ export class Worker {
       options.queues?.length ? [...options.queues] : [app.conf.taskDefaultQueue]
     ).filter((q) => !exclude.has(q));
     this.logger = options.logger ?? new Logger({ level: 'WARNING' });
-    this.#slots = new InlinePool(this.concurrency);
+    this.#slots = new TaskSlots(this.concurrency);
     this.#pool = createPool(options.pool ?? 'event', {
       concurrency: this.concurrency,
       logger: this.logger,

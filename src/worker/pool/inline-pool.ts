@@ -21,7 +21,7 @@ import {
 import { LazyAbort } from '../../util/abort.js';
 import type { Logger } from '../../util/logger.js';
 import type { StartAwareJob } from './child-pool.js';
-import { InlinePool } from './inline.js';
+import { TaskSlots } from './slots.js';
 import {
   failureOf,
   terminatedOutcome,
@@ -58,7 +58,7 @@ export class EventLoopPool implements Pool {
   readonly name: 'event loop' | 'solo';
   readonly pids: readonly number[] = [];
   readonly #o: EventLoopPoolOptions;
-  readonly #slots: InlinePool;
+  readonly #slots: TaskSlots;
   readonly #running = new Set<Running>();
   /** Jobs waiting for a slot, by submission number. */
   readonly #queued = new Map<number, { id: string; cancel(outcome: PoolOutcome): void }>();
@@ -69,7 +69,7 @@ export class EventLoopPool implements Pool {
   constructor(options: EventLoopPoolOptions) {
     this.#o = options;
     this.name = options.name ?? 'event loop';
-    this.#slots = new InlinePool(this.name === 'solo' ? 1 : options.concurrency);
+    this.#slots = new TaskSlots(this.name === 'solo' ? 1 : options.concurrency);
   }
 
   get concurrency(): number {
@@ -83,13 +83,17 @@ export class EventLoopPool implements Pool {
     let cancelled: PoolOutcome | undefined;
     const seq = ++this.#seq;
     this.#queued.set(seq, { id: job.request.id, cancel: (outcome) => (cancelled = outcome) });
-    // The drain check runs where a job ends (not in a .finally: two promises per task).
-    return this.#slots.run(() => {
+    const start = (): Promise<PoolOutcome> => {
       this.#queued.delete(seq);
-      if (!cancelled) return this.#execute(job);
+      if (!cancelled) return this.#execute(job); // #execute gives the slot back
+      this.#slots.leave();
       this.#checkDrained();
       return Promise.resolve(cancelled);
-    });
+    };
+    // A free slot is taken at once; the drain check runs where a job ends (not in a
+    // .finally: three promises per task).
+    const waiting = this.#slots.enter();
+    return waiting ? waiting.then(start) : start();
   }
 
   terminate(taskId: string, graceMs: number): void {
@@ -144,6 +148,7 @@ export class EventLoopPool implements Pool {
     const { app, logger } = this.#o;
     const def = app.tasks.get(job.taskName);
     if (!def || !def.local) {
+      this.#slots.leave();
       this.#checkDrained();
       return Promise.resolve(failureOf(new NotRegistered(job.taskName), 0));
     }
@@ -160,6 +165,7 @@ export class EventLoopPool implements Pool {
           running.ended = true;
           for (const timer of running.timers) clearTimeout(timer);
           this.#running.delete(running);
+          this.#slots.leave();
           resolve(
             running.terminated && outcome.kind === 'failure'
               ? { ...outcome, cause: 'terminated' }
