@@ -12,10 +12,22 @@
 export function formatIsoUtc(ms: number, suffix: string): string {
   const totalMicros = Math.round(ms * 1000);
   const micros = ((totalMicros % 1_000_000) + 1_000_000) % 1_000_000;
-  const d = new Date((totalMicros - micros) / 1000);
-  const year = d.getUTCFullYear();
+  const second = (totalMicros - micros) / 1000;
+  const text = second === memo.second ? memo.text : formatSecond(second);
+  return micros === 0 ? text + suffix : text + '.' + pad(micros, 6) + suffix;
+}
+
+/**
+ * The last second formatted: a worker stores thousands of results a second, each with its
+ * date_done, and building the Date and its six fields was most of the cost. A memo, not state:
+ * the output depends on the input alone.
+ */
+const memo = { second: NaN, text: '' };
+
+function formatSecond(second: number): string {
+  const d = new Date(second);
   const text =
-    pad(year, 4) +
+    pad(d.getUTCFullYear(), 4) +
     '-' +
     pad(d.getUTCMonth() + 1, 2) +
     '-' +
@@ -26,7 +38,9 @@ export function formatIsoUtc(ms: number, suffix: string): string {
     pad(d.getUTCMinutes(), 2) +
     ':' +
     pad(d.getUTCSeconds(), 2);
-  return micros === 0 ? text + suffix : text + '.' + pad(micros, 6) + suffix;
+  memo.second = second;
+  memo.text = text;
+  return text;
 }
 
 function pad(n: number, width: number): string {

@@ -9,7 +9,7 @@
  * one that blocks the loop delays everything, limits included; use prefork for those).
  */
 import type { Celery } from '../../app/celery.js';
-import { trace } from '../../app/trace.js';
+import { trace, type TraceServices } from '../../app/trace.js';
 import {
   ClosedError,
   NotRegistered,
@@ -42,15 +42,61 @@ export interface EventLoopPoolOptions {
   name?: 'event loop' | 'solo' | undefined;
 }
 
-interface Running {
-  job: PoolJob;
-  controller: LazyAbort;
-  startedAt: number;
-  /** Ends the job now with this outcome (its promise is abandoned). */
-  end(outcome: PoolOutcome): void;
-  ended: boolean;
-  terminated: boolean;
-  timers: NodeJS.Timeout[];
+/**
+ * A job while it runs: its abort, its timers, its end; and the services its trace uses (as
+ * methods, not a fresh object of closures per task).
+ */
+class Running implements TraceServices {
+  readonly controller = new LazyAbort();
+  readonly startedAt = performance.now();
+  ended = false;
+  terminated = false;
+  timers: NodeJS.Timeout[] | undefined;
+
+  constructor(
+    readonly job: PoolJob,
+    private readonly pool: { app: Celery; logger: Logger },
+    /** Called once, by end(), with the outcome. */
+    private readonly onEnd: (running: Running, outcome: PoolOutcome) => void,
+  ) {}
+
+  /** Ends the job now with this outcome (its promise, if any, is abandoned). */
+  end(outcome: PoolOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timers) for (const timer of this.timers) clearTimeout(timer);
+    this.onEnd(
+      this,
+      this.terminated && outcome.kind === 'failure' ? { ...outcome, cause: 'terminated' } : outcome,
+    );
+  }
+
+  addTimer(timer: NodeJS.Timeout): void {
+    (this.timers ??= []).push(timer);
+  }
+
+  /** The signal is built only when the task (or its context) asks for it. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  isAborted(): boolean {
+    return this.controller.aborted;
+  }
+
+  updateState(state: string, meta: unknown): Promise<void> {
+    return this.ended
+      ? Promise.reject(new Error('updateState() was called after the task ended'))
+      : this.job.onState(state, meta);
+  }
+
+  warn(text: string, error: unknown): void {
+    this.pool.logger.warning(`${text} for ${label(this.job)}`, error);
+  }
+
+  now(): number {
+    return this.pool.app.now();
+  }
 }
 
 /** Runs tasks in this process. */
@@ -109,7 +155,7 @@ export class EventLoopPool implements Pool {
     if (running.ended || running.terminated) return;
     running.terminated = true;
     running.controller.abort(new TaskRevokedError('terminated'));
-    running.timers.push(
+    running.addTimer(
       setTimeout(
         () => {
           this.#o.logger.warning(
@@ -153,36 +199,21 @@ export class EventLoopPool implements Pool {
       return Promise.resolve(failureOf(new NotRegistered(job.taskName), 0));
     }
     return new Promise<PoolOutcome>((resolve) => {
-      const running: Running = {
-        job,
-        controller: new LazyAbort(),
-        startedAt: performance.now(),
-        ended: false,
-        terminated: false,
-        timers: [],
-        end: (outcome) => {
-          if (running.ended) return;
-          running.ended = true;
-          for (const timer of running.timers) clearTimeout(timer);
-          this.#running.delete(running);
-          this.#slots.leave();
-          resolve(
-            running.terminated && outcome.kind === 'failure'
-              ? { ...outcome, cause: 'terminated' }
-              : outcome,
-          );
-          this.#checkDrained();
-        },
-      };
+      const running = new Running(job, this.#o, (ended, outcome) => {
+        this.#running.delete(ended);
+        this.#slots.leave();
+        resolve(outcome);
+        this.#checkDrained();
+      });
       this.#running.add(running);
       const { softTimeLimit: soft, hardTimeLimit: hard } = job;
       if (soft !== null && soft > 0) {
-        running.timers.push(
+        running.addTimer(
           setTimeout(() => running.controller.abort(new SoftTimeLimitExceeded(soft)), soft * 1000),
         );
       }
       if (hard !== null && hard > 0) {
-        running.timers.push(
+        running.addTimer(
           setTimeout(() => {
             logger.error(
               `Hard time limit (${hard}s) exceeded for ${label(job)}; its promise is abandoned`,
@@ -199,19 +230,7 @@ export class EventLoopPool implements Pool {
       }
       let traced: ReturnType<typeof trace>;
       try {
-        traced = trace(def, job.request, {
-          // The signal is built only when the task (or its context) asks for it.
-          get signal() {
-            return running.controller.signal;
-          },
-          isAborted: () => running.controller.aborted,
-          updateState: (state, meta) =>
-            running.ended
-              ? Promise.reject(new Error('updateState() was called after the task ended'))
-              : job.onState(state, meta),
-          warn: (text, error) => logger.warning(`${text} for ${label(job)}`, error),
-          now: () => app.now(),
-        });
+        traced = trace(def, job.request, running);
       } catch (error) {
         running.end(failureOf(toError(error), runtimeOf(running)));
         return;
