@@ -27,6 +27,9 @@ export function encodeMeta(meta: TaskMeta): Buffer {
 export function encodeMetaString(meta: TaskMeta): string {
   // Written piece by piece, in Python's order and spelling: the fixed fields need no generic
   // walk and no intermediate object (a draining worker stores thousands a second).
+  // A meta missing a field (from untyped code) keeps the generic spelling (the key left out).
+  if (meta.traceback === undefined || meta.children === undefined || meta.dateDone === undefined)
+    return pyDumps(metaObject(meta));
   let result: string;
   try {
     result = pyDumps(wireResult(meta));

@@ -137,6 +137,18 @@ void describe('result metas', () => {
     }
   });
 
+  void test('a result that cannot be written as JSON: the error names its path in the meta', () => {
+    const meta: TaskMeta = {
+      taskId: 'id-1',
+      status: 'SUCCESS',
+      result: { when: Symbol('x') },
+      traceback: null,
+      children: [],
+      dateDone: null,
+    };
+    assert.throws(() => encodeMeta(meta), /result\.when/);
+  });
+
   void test('not a meta', () => {
     assert.throws(() => decodeMeta('[1]'), MessageMalformedError);
     assert.throws(() => decodeMeta('{"task_id": "x"}'), /no 'status'/);
