@@ -8,12 +8,26 @@ import { parseRateLimit } from '../util/duration.js';
 /** Time and sleeping, injectable for tests. */
 export interface LimiterClock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 const realClock: LimiterClock = {
   now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 
 interface Bucket {
@@ -65,7 +79,10 @@ export class RateLimiter {
     return configured !== null || this.#overrides.has(taskName);
   }
 
-  /** Waits until the task may start under its limit. */
+  /**
+   * Waits until the task may start under its limit, or until `signal` aborts (a worker that
+   * stops: the task then finds it may not start, and its message goes back).
+   */
   async acquire(
     taskName: string,
     configured: string | number | null,
@@ -82,6 +99,6 @@ export class RateLimiter {
     const now = this.#clock.now();
     const startAt = Math.max(now, bucket.nextAt);
     bucket.nextAt = startAt + interval;
-    if (startAt > now && !signal?.aborted) await this.#clock.sleep(startAt - now);
+    if (startAt > now && !signal?.aborted) await this.#clock.sleep(startAt - now, signal);
   }
 }

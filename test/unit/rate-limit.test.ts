@@ -16,6 +16,24 @@ function fakeClock(): LimiterClock & { t: number; sleeps: number[] } {
 }
 
 describe('rate limits', () => {
+  test('an abort ends the wait at once (a stopping worker leaves no sleeping timer behind)', async () => {
+    const limiter = new RateLimiter(); // the real clock
+    await limiter.acquire('t', '1/m');
+    const controller = new AbortController();
+    let waited = false;
+    const second = limiter.acquire('t', '1/m', controller.signal).then(() => (waited = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(waited, false, 'the second start waits a minute');
+    controller.abort(new Error('worker shutting down'));
+    let guard: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      second.then(() => 'ended'),
+      new Promise((r) => (guard = setTimeout(() => r('still waiting'), 5000))),
+    ]);
+    clearTimeout(guard);
+    assert.equal(outcome, 'ended');
+  });
+
   test("'10/s' spaces task starts 100 ms apart", async () => {
     const clock = fakeClock();
     const limiter = new RateLimiter(clock);
