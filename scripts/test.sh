@@ -289,6 +289,7 @@ run_suite() {
     return
   fi
   log="$RUN_DIR/$suite.log"
+  : >"$log" # exists before tail opens it (else tail can start first and show nothing)
   # In the background, so that INT/TERM reach the trap at once; timeout makes its own process
   # group (pgid = its pid), which the trap kills whole. tail shows the output as it comes.
   timeout --kill-after=30 "$SUITE_TIMEOUT" node --import tsx --test "${opts[@]}" "${files[@]}" \
