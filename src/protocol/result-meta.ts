@@ -23,28 +23,37 @@ export function encodeMeta(meta: TaskMeta): Buffer {
   return Buffer.from(encodeMetaString(meta), 'utf8');
 }
 
-/** {@link encodeMeta} as a string (what the Redis backend writes: no Buffer round trip). */
+/**
+ * {@link encodeMeta} as a string (what the Redis backend writes: no Buffer round trip).
+ * A task that returned nothing (`undefined`) stores `"result": null`, the bytes of a Python
+ * task that returned None (Python's AsyncResult reads `meta['result']` and fails without it).
+ */
 export function encodeMetaString(meta: TaskMeta): string {
-  // Written piece by piece, in Python's order and spelling: the fixed fields need no generic
-  // walk and no intermediate object (a draining worker stores thousands a second).
   // A meta missing a field (from untyped code) keeps the generic spelling (the key left out).
   if (meta.traceback === undefined || meta.children === undefined || meta.dateDone === undefined)
     return pyDumps(metaObject(meta));
-  let result: string;
   try {
-    result = pyDumps(wireResult(meta));
+    return writeMeta(meta);
   } catch {
     return pyDumps(metaObject(meta)); // the same error, with its path from the meta's root
   }
+}
+
+/**
+ * The meta written piece by piece, in Python's order and spelling: the fixed fields need no
+ * generic walk and no intermediate object (a draining worker stores thousands a second).
+ */
+function writeMeta(meta: TaskMeta): string {
+  const children = meta.children;
   let out =
     '{"status": ' +
     quotePython(meta.status) +
     ', "result": ' +
-    result +
+    pyDumps(wireResult(meta) ?? null) +
     ', "traceback": ' +
     pyDumps(meta.traceback) +
     ', "children": ' +
-    (meta.children.length === 0 ? '[]' : pyDumps(meta.children)) +
+    (Array.isArray(children) && children.length === 0 ? '[]' : pyDumps(children)) +
     ', "date_done": ' +
     pyDumps(meta.dateDone);
   if (meta.groupId !== undefined) out += ', "group_id": ' + pyDumps(meta.groupId);
@@ -59,7 +68,7 @@ export function encodeMetaString(meta: TaskMeta): string {
 function metaObject(meta: TaskMeta): Record<string, unknown> {
   const out: Record<string, unknown> = {
     status: meta.status,
-    result: wireResult(meta),
+    result: wireResult(meta) ?? null,
     traceback: meta.traceback,
     children: meta.children,
     date_done: meta.dateDone,

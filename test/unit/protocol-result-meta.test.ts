@@ -149,6 +149,25 @@ void describe('result metas', () => {
     assert.throws(() => encodeMeta(meta), /result\.when/);
   });
 
+  void test('a task that returned nothing stores Python\'s None: "result": null', () => {
+    const meta: TaskMeta = {
+      taskId: 'id-2',
+      status: 'SUCCESS',
+      result: undefined,
+      traceback: null,
+      children: [],
+      dateDone: '2026-12-02T00:00:00.123000',
+    };
+    const text = encodeMeta(meta).toString('utf8');
+    assert.equal(
+      text,
+      '{"status": "SUCCESS", "result": null, "traceback": null, "children": [], "date_done": "2026-12-02T00:00:00.123000", "task_id": "id-2"}',
+    );
+    // The generic path (a meta from untyped code, without children) writes it the same way.
+    const untyped = { ...meta, children: undefined } as unknown as TaskMeta;
+    assert.match(encodeMeta(untyped).toString('utf8'), /"result": null/);
+  });
+
   void test('not a meta', () => {
     assert.throws(() => decodeMeta('[1]'), MessageMalformedError);
     assert.throws(() => decodeMeta('{"task_id": "x"}'), /no 'status'/);

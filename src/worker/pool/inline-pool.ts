@@ -9,7 +9,7 @@
  * one that blocks the loop delays everything, limits included; use prefork for those).
  */
 import type { Celery } from '../../app/celery.js';
-import { trace, type TraceServices } from '../../app/trace.js';
+import { trace, type Outcome, type TraceServices } from '../../app/trace.js';
 import {
   ClosedError,
   NotRegistered,
@@ -236,13 +236,24 @@ export class EventLoopPool implements Pool {
         return;
       }
       // A synchronous body ended already: no promise and no tick between it and its outcome.
-      if (!(traced instanceof Promise)) running.end(toPoolOutcome(traced));
+      if (!(traced instanceof Promise)) this.#end(running, traced);
       else
         traced.then(
-          (outcome) => running.end(toPoolOutcome(outcome)),
+          (outcome) => this.#end(running, outcome),
           (error: unknown) => running.end(failureOf(toError(error), runtimeOf(running))),
         );
     });
+  }
+
+  /** Ends a job with its trace's outcome (a conversion that throws ends it as a failure). */
+  #end(running: Running, outcome: Outcome): void {
+    let converted: PoolOutcome;
+    try {
+      converted = toPoolOutcome(outcome);
+    } catch (error) {
+      converted = failureOf(toError(error), runtimeOf(running));
+    }
+    running.end(converted);
   }
 
   #checkDrained(): void {
