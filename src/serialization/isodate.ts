@@ -12,21 +12,39 @@
 export function formatIsoUtc(ms: number, suffix: string): string {
   const totalMicros = Math.round(ms * 1000);
   const micros = ((totalMicros % 1_000_000) + 1_000_000) % 1_000_000;
-  const second = (totalMicros - micros) / 1000;
-  const text = second === memo.second ? memo.text : formatSecond(second);
-  return micros === 0 ? text + suffix : text + '.' + pad(micros, 6) + suffix;
+  return withMicros(formatSecond((totalMicros - micros) / 1000), micros, suffix);
 }
 
 /**
- * The last second formatted: a worker stores thousands of results a second, each with its
- * date_done, and building the Date and its six fields was most of the cost. A memo, not state:
- * the output depends on the input alone.
+ * {@link formatIsoUtc} that keeps the last second it formatted: a worker stores thousands of
+ * results a second, each with its date_done, and building the Date and its six fields was
+ * most of the cost. One per owner (the worker's meta writer), not a module-level cache.
  */
-const memo = { second: NaN, text: '' };
+export class IsoUtcFormatter {
+  #second = NaN;
+  #text = '';
 
+  format(ms: number, suffix: string): string {
+    const totalMicros = Math.round(ms * 1000);
+    const micros = ((totalMicros % 1_000_000) + 1_000_000) % 1_000_000;
+    const second = (totalMicros - micros) / 1000;
+    if (second !== this.#second) {
+      this.#second = second;
+      this.#text = formatSecond(second);
+    }
+    return withMicros(this.#text, micros, suffix);
+  }
+}
+
+/** The fraction as Python writes it: 6 digits, left out when zero. */
+function withMicros(text: string, micros: number, suffix: string): string {
+  return micros === 0 ? text + suffix : text + '.' + pad(micros, 6) + suffix;
+}
+
+/** `YYYY-MM-DDThh:mm:ss` of a whole second (epoch ms). */
 function formatSecond(second: number): string {
   const d = new Date(second);
-  const text =
+  return (
     pad(d.getUTCFullYear(), 4) +
     '-' +
     pad(d.getUTCMonth() + 1, 2) +
@@ -37,10 +55,8 @@ function formatSecond(second: number): string {
     ':' +
     pad(d.getUTCMinutes(), 2) +
     ':' +
-    pad(d.getUTCSeconds(), 2);
-  memo.second = second;
-  memo.text = text;
-  return text;
+    pad(d.getUTCSeconds(), 2)
+  );
 }
 
 function pad(n: number, width: number): string {

@@ -4,13 +4,16 @@
 import type { Celery } from '../app/celery.js';
 import type { ResultBackend } from '../backend/types.js';
 import { exceptionInfoFromError } from '../protocol/exception.js';
-import { toNaiveUtcIso } from '../protocol/time.js';
 import type { State, TaskMessage, TaskMeta } from '../protocol/types.js';
 import type { Delivery } from '../transport/types.js';
+import { IsoUtcFormatter } from '../serialization/isodate.js';
 import type { Logger } from '../util/logger.js';
 
 /** Stores metas for one worker. */
 export class MetaWriter {
+  /** date_done's formatting, with the current second kept. */
+  readonly #dates = new IsoUtcFormatter();
+
   constructor(
     readonly app: Celery,
     readonly backend: ResultBackend | null,
@@ -103,7 +106,7 @@ export class MetaWriter {
       result,
       traceback,
       children,
-      dateDone: ready ? toNaiveUtcIso(this.app.now()) : null,
+      dateDone: ready ? this.#dates.format(this.app.now(), '') : null, // naive UTC
     };
     if (message.group) meta.groupId = message.group;
     if (message.parentId) meta.parentId = message.parentId;

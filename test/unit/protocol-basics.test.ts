@@ -9,6 +9,7 @@ import {
   READY_STATES,
 } from '../../src/protocol/states.js';
 import { parseIsoDate, toNaiveUtcIso, toPythonIso } from '../../src/protocol/time.js';
+import { formatIsoUtc, IsoUtcFormatter } from '../../src/serialization/isodate.js';
 
 void describe('states', () => {
   void test('the sets of celery.states', () => {
@@ -154,6 +155,20 @@ void describe('signatures', () => {
         () => signatureFromWire(value),
         (e: unknown) => e instanceof MessageMalformedError && message.test(e.message),
       );
+    }
+  });
+});
+
+void describe('IsoUtcFormatter (date_done with the current second kept)', () => {
+  void test('writes what formatIsoUtc writes, across second boundaries and before 1970', () => {
+    const formatter = new IsoUtcFormatter();
+    const base = Date.UTC(2026, 11, 2, 23, 59, 58);
+    const times = [0, -1, -0.0005, 1.5, 999.9995, base, base + 999.999, base + 1000, base + 1000.5];
+    for (let i = 0; i < 3000; i++) times.push(base + i * 0.7);
+    for (const suffix of ['', '+00:00', 'Z']) {
+      for (const ms of [...times, ...times.reverse()]) {
+        assert.equal(formatter.format(ms, suffix), formatIsoUtc(ms, suffix), `${ms} ${suffix}`);
+      }
     }
   });
 });
