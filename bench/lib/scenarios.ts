@@ -96,6 +96,12 @@ export interface SteadyRecord {
   readonly processes: number;
   readonly latency: LatencySummary;
   readonly redisPerTask?: RedisPerTask;
+  /** CPU per sequential round trip, µs: worker, producer (the waiting client) and Redis. */
+  readonly latencyCpuUs: {
+    readonly worker: number;
+    readonly client: number;
+    readonly redis: number;
+  };
   readonly e2e: {
     readonly mode: EnqueueMode;
     readonly n: number;
@@ -286,9 +292,18 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
     const mem = treeMemory([w.pid]);
     const c1 = await counters();
     const idleSecs = (now() - tIdle) / 1000;
+    const latRoots = treePids([w.pid]);
+    const latW0 = cpuSeconds(latRoots);
+    const latR0 = useRedis ? await admin.cpuSeconds() : NaN;
+    const latP0 = producerCpu(p);
     const tLat = now();
     const lat = await p.latency(opts.latN, 0, opts.timeoutMs);
     const latSecs = (now() - tLat) / 1000;
+    const latencyCpuUs = {
+      worker: usPerTask(cpuSeconds(latRoots) - latW0, opts.latN),
+      client: usPerTask(producerCpu(p) - latP0, opts.latN),
+      redis: useRedis ? usPerTask((await admin.cpuSeconds()) - latR0, opts.latN) : NaN,
+    };
     const c2 = await counters();
     const redisPerTask =
       c0 && c1 && c2
@@ -320,6 +335,7 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
       idlePssMB: mem.pssMB,
       processes: mem.processes,
       latency: latencySummary(lat),
+      latencyCpuUs,
       ...(redisPerTask ? { redisPerTask } : {}),
       e2e: {
         mode: adapter.endToEndMode,

@@ -203,6 +203,50 @@ void describe('Redis claims', () => {
     raw.disconnect();
   });
 
+  void test('an idle consumer hears of pushes to its lists only: not of results stored under the queue name, nor of its own claims', async () => {
+    const queue = `meta${Date.now()}`;
+    const t: RedisTransport = createRedisTransport(server.url);
+    await t.connect();
+    const got: Delivery[] = [];
+    const c = t.consume({ queues: [queue], prefetch: 5, onDelivery: (d) => got.push(d) });
+    const raw = new Redis(server.url);
+    const claims = async (): Promise<number> =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+    const sentBytes = async (): Promise<number> =>
+      Number(/total_net_output_bytes:(\d+)/.exec(await raw.info('stats'))?.[1]);
+    await new Promise((r) => setTimeout(r, 300)); // armed and asleep
+    await raw.config('RESETSTAT');
+    // Results of a busy cluster, under keys that start with the queue's name (as
+    // celery-task-meta-* do for the queue "celery"): Redis must not tell our waker of them.
+    const bytesFor = async (prefix: string): Promise<number> => {
+      const before = await sentBytes();
+      const sets = raw.pipeline();
+      for (let i = 0; i < 200; i++) sets.set(`${prefix}-task-meta-${i}`, 'x'.repeat(40));
+      await sets.exec();
+      await new Promise((r) => setTimeout(r, 200));
+      return (await sentBytes()) - before;
+    };
+    const baseline = await bytesFor(`other.${queue}`); // the replies to us, and INFO's
+    const sent = await bytesFor(queue);
+    // Invalidations for these keys would add ~7 kB, even batched.
+    assert.ok(sent < baseline + 1500, `Redis sent ${sent} bytes (${baseline} for other keys)`);
+    assert.equal(await claims(), 0, 'no claim for unrelated writes');
+
+    await t.publish(contractMessage('one'), { exchange: '', routingKey: queue });
+    await until(() => got.length === 1, 'the wake-up', 2000);
+    await got[0]!.ack();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await claims(), 1, 'one claim for one push: our own pop wakes no one');
+    assert.equal(await raw.hlen('unacked'), 0, 'the ack went out on its own');
+    // ... and the consumer still hears of the next push.
+    await t.publish(contractMessage('two'), { exchange: '', routingKey: queue });
+    await until(() => got.length === 2, 'the second wake-up', 2000);
+    await got[1]!.ack();
+    await c.close();
+    await t.close();
+    raw.disconnect();
+  });
+
   void test("wakeMode 'brpop' (servers without CLIENT TRACKING): kombu's BRPOP, claimed at once", async () => {
     const queue = `brpop.${Date.now()}`;
     const t: RedisTransport = createRedisTransport(server.url, { wakeMode: 'brpop' });

@@ -1,5 +1,5 @@
 /**
- * TickBatch (one flush and one promise per turn of the loop, taken items given back) and
+ * TickBatch (one flush and one promise per turn of the loop or delay, taken items given back) and
  * TaskSlots (enter without a promise when a slot is free, FIFO hand-over, resize).
  */
 import assert from 'node:assert/strict';
@@ -24,6 +24,31 @@ void describe('TickBatch', () => {
     assert.notEqual(c, a, 'the next turn has its own');
     await c;
     assert.deepEqual(flushed, [['a', 'b'], ['c']]);
+  });
+
+  void test('with a delay, items wait that long for a taker, then flush on their own', async () => {
+    const flushed: string[][] = [];
+    const batch = new TickBatch<string>(async (items) => {
+      flushed.push([...items]);
+    }, 20);
+    const t0 = performance.now();
+    const a = batch.add('a');
+    await nextTurn();
+    const b = batch.add('b');
+    assert.equal(b, a, 'the same round until it flushes');
+    assert.deepEqual(flushed, [], 'not on the next turn');
+    await a;
+    assert.ok(performance.now() - t0 >= 19, 'flushed after the delay');
+    assert.deepEqual(flushed, [['a', 'b']], 'everything added meanwhile in one flush');
+
+    const c = batch.add('c');
+    const taken = batch.drain();
+    assert.ok(taken);
+    assert.deepEqual(taken.items, ['c']);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(flushed, [['a', 'b']], 'taken before the delay: the timer is gone');
+    taken.resolve();
+    await c;
   });
 
   void test('a failed flush rejects every caller of its turn, and only them', async () => {

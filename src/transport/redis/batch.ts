@@ -1,6 +1,6 @@
 /**
- * Coalescing of writes: everything added during one turn of the event loop is flushed
- * together (one pipeline, one round trip), on setImmediate.
+ * Coalescing of writes: everything added during one turn of the event loop (or within
+ * `delayMs` of the first item) is flushed together (one pipeline, one round trip).
  *
  * Items added in the same turn share one promise: a draining worker adds an ack and a result
  * per task, and a promise each (with its reactions and, once AsyncLocalStorage is on, its
@@ -32,10 +32,21 @@ function newRound<T>(): Round<T> {
 /** Items added in the same turn of the event loop, flushed together. */
 export class TickBatch<T> {
   private round: Round<T> | undefined;
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly flushNow = (): void => {
+    this.scheduled = undefined;
+    void this.flush();
+  };
 
-  constructor(private readonly flushItems: (items: readonly T[]) => Promise<void>) {}
+  /**
+   * `delayMs` 0: the flush runs on setImmediate; more: on a timer that long after the first
+   * item, so that a caller who writes them itself ({@link drain}) may take them first.
+   */
+  constructor(
+    private readonly flushItems: (items: readonly T[]) => Promise<void>,
+    private readonly delayMs = 0,
+  ) {}
 
   /** Number of items not yet flushed. */
   get size(): number {
@@ -52,10 +63,8 @@ export class TickBatch<T> {
   private current(): Round<T> {
     if (!this.round) {
       this.round = newRound();
-      this.scheduled ??= setImmediate(() => {
-        this.scheduled = undefined;
-        void this.flush();
-      });
+      this.scheduled ??=
+        this.delayMs > 0 ? setTimeout(this.flushNow, this.delayMs) : setImmediate(this.flushNow);
     }
     return this.round;
   }
@@ -65,7 +74,8 @@ export class TickBatch<T> {
     const taken = this.round;
     this.round = undefined;
     if (this.scheduled) {
-      clearImmediate(this.scheduled);
+      if (this.delayMs > 0) clearTimeout(this.scheduled as NodeJS.Timeout);
+      else clearImmediate(this.scheduled as NodeJS.Immediate);
       this.scheduled = undefined;
     }
     return taken;

@@ -45,7 +45,11 @@ export async function forgetClaims(
   await client.del(recordKey(layout, consumer));
 }
 
-/** Claims up to `want` messages; `pre` (popped by BRPOP) is recorded first. */
+/**
+ * Claims up to `want` messages; `pre` (popped by BRPOP) is recorded first. `track`: the
+ * connection has CLIENT TRACKING on, and a claim that drains the lists reads them last, so
+ * that the next write to any of them invalidates it (wakeup.ts).
+ */
 export async function claim(
   client: Redis,
   layout: KeyLayout,
@@ -54,6 +58,7 @@ export async function claim(
   ackTags: readonly string[],
   pre: PrePopped | undefined,
   who: ClaimId,
+  track = false,
 ): Promise<Claimed[]> {
   const ttl = Math.max(1, Math.ceil(who.ttl));
   const args: Array<string | number> = [
@@ -61,6 +66,7 @@ export async function claim(
     want,
     who.id,
     ttl,
+    track ? '1' : '0',
     ackTags.length,
     ...ackTags,
     ...keys.map((k) => quotePython(k.queue)),

@@ -4,8 +4,9 @@
  * - claim: one Lua script pops up to the free prefetch slots (priority steps first, then
  *   queues, rotated round-robin) and records them in `unacked`/`unacked_index` in the same
  *   atomic step; acks waiting to be written ride along in the same call.
- * - wake-up when the queues are empty: CLIENT TRACKING invalidations (see waker.ts): arm,
- *   claim once more (closes the race), then sleep until a write to one of our keys, a freed
+ * - wake-up when the queues are empty: CLIENT TRACKING invalidations (see wakeup.ts): arm,
+ *   claim once more, reading the drained lists last (closes the race, and makes Redis tell us
+ *   of their next write), then sleep until a write to one of our keys, a freed
  *   slot that matters, a promotion, or `idleRecheckInterval` (a safety re-check, also the
  *   liveness beat). Servers that refuse CLIENT TRACKING get kombu's BRPOP (1 s) instead;
  *   the popped message is then claimed with the next script call (kombu's window remains).
@@ -46,9 +47,6 @@ export interface ConsumerHost {
 /** How long close() waits for a claim in flight before it drops the connection. */
 const CLOSE_GRACE_MS = 3000;
 
-/** At most this long a claim waits behind the results of the one before (see letResultsGoFirst). */
-const OWN_WAKE_DELAY_MS = 2;
-
 /** A running Redis consumer. */
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private queueList: string[];
@@ -81,10 +79,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   /** Names this consumer's claim record (claim.ts). */
   private readonly consumerId = randomUUID();
   private claims = 0;
-  /** The last claim took messages with tracking on: its own invalidation is on its way. */
-  private ownInvalidationDue = false;
-  /** Ends the wait of {@link letResultsGoFirst}, while one is pending. */
-  private resultsWent: (() => void) | undefined;
   /** A claim that failed without an answer: it may have run (see recoverLostClaim()). */
   private unsure: { who: ClaimId; keys: ConsumeKey[] } | undefined;
 
@@ -105,13 +99,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       (err) => this.onError(err),
     );
     this.inFlight = new InFlight(this.client);
-    this.wakeUp = new WakeUp(
-      this.client,
-      host.waker,
-      host.layout,
-      host.settings.wakeMode,
-      this.onError,
-    );
+    this.wakeUp = new WakeUp(this.client, host.waker, host.settings.wakeMode, this.onError);
     this.client.on('ready', () => {
       this.wakeUp.forget();
       this.wake();
@@ -232,10 +220,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   finish(delivery: RedisDelivery): void {
-    // Acked before it ran (early ack): no ack will follow its result. A claim waiting for the
-    // results goes once the result's write (queued for this turn of the loop) has gone out.
-    const went = this.resultsWent;
-    if (went && delivery.isSettled) setImmediate(went);
     if (!this.held.has(delivery.deliveryTag)) {
       delivery.isFinished = false; // not counted: release() must not uncount it
       return;
@@ -245,10 +229,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
-    const acked = this.host.held.ack(delivery.deliveryTag);
-    // A late ack: the task's result is stored. The waiting claim goes now and carries it.
-    if (delivery.isFinished) this.resultsWent?.();
-    return acked;
+    return this.host.held.ack(delivery.deliveryTag);
   }
 
   async reject(delivery: RedisDelivery, requeue: boolean): Promise<void> {
@@ -322,11 +303,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       }
       let drained: boolean;
       try {
-        if (this.ownInvalidationDue) {
-          this.ownInvalidationDue = false;
-          await this.letResultsGoFirst();
-          if (!this.running) break;
-        }
         drained = await this.claimOnce();
         this.lastCycleAt = Date.now();
         failures = 0;
@@ -337,14 +313,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         await this.pause(Math.min(2000, 100 * 2 ** failures++));
         continue;
       }
-      if (!drained) {
-        this.wakeUp.disarm();
-        continue;
-      }
+      if (!drained) continue;
       if (this.wakePending || !this.running) continue;
       try {
         if (this.wakeUp.mode === 'tracking') {
-          if (await this.inFlight.guard(this.wakeUp.arm(this.queueList))) continue; // just armed: look once more, then wait
+          if (await this.inFlight.guard(this.wakeUp.arm())) continue; // just armed: look once more, then wait
           // Sleep until a write to our keys; a freed slot alone changes nothing while the
           // queues are empty. A timeout is the safety re-check.
           while (!this.wakePending && this.running) {
@@ -407,6 +380,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
           acks?.items ?? [],
           this.wakeUp.prePopped,
           who,
+          this.wakeUp.mode === 'tracking' && this.wakeUp.isArmed,
         ),
       );
     } catch (err) {
@@ -416,35 +390,8 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     }
     this.wakeUp.prePopped = undefined;
     acks?.resolve();
-    // Redis sends an invalidation for the pops of a script even to a NOLOOP tracker (and for
-    // a list emptied by our own RPOP), so this claim will wake us again.
-    if (claimed.length > 0 && claimed.length < want && this.wakeUp.isArmed)
-      this.ownInvalidationDue = true;
     for (const c of claimed) this.handOut(c);
     return claimed.length < want;
-  }
-
-  /**
-   * The claim before this one took messages with tracking on, and its own invalidation
-   * (probably what woke us) says nothing new. Sent at once, this claim would find the queues
-   * as the last one left them and go out ahead of the results of the tasks it handed out. So
-   * it waits until one of them is acked after its result was stored (the claim then carries
-   * the ack: one write fewer), or, for a task acked before it ran, until its result's write
-   * has gone out, or for {@link OWN_WAKE_DELAY_MS}. A genuine push merged into that
-   * invalidation is claimed that much later, never missed.
-   */
-  private letResultsGoFirst(): Promise<void> {
-    if (this.host.held.acksWaiting || !this.running) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        if (this.resultsWent !== done) return;
-        this.resultsWent = undefined;
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(done, OWN_WAKE_DELAY_MS);
-      this.resultsWent = done;
-    });
   }
 
   /**

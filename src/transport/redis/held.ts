@@ -24,6 +24,13 @@ export function epochSeconds(ms = Date.now()): string {
   return (ms / 1000).toFixed(6);
 }
 
+/**
+ * How long an ack may wait for a consumer's claim to carry it before it goes out on its own.
+ * An idle worker's next claim follows the next push, usually well within this: one write per
+ * task fewer. A crash in that window redelivers a finished task (at least once, as ever).
+ */
+export const ACK_DELAY_MS = 2;
+
 /** Seconds the redelivery counts hash lives after its last write. */
 export const REDELIVERY_COUNT_TTL = 7 * 86_400;
 
@@ -36,11 +43,14 @@ export class HeldMessages {
     private readonly main: Redis,
     private readonly layout: KeyLayout,
   ) {
-    this.acks = new TickBatch((tags) => this.writeAcks(tags));
+    this.acks = new TickBatch((tags) => this.writeAcks(tags), ACK_DELAY_MS);
     this.touches = new TickBatch((tags) => this.writeTouches(tags));
   }
 
-  /** Removes a message for good (ZREM unacked_index + HDEL unacked), coalesced per tick. */
+  /**
+   * Removes a message for good (ZREM unacked_index + HDEL unacked): with the next claim, or
+   * within {@link ACK_DELAY_MS} in one pipeline.
+   */
   ack(tag: string): Promise<void> {
     return this.acks.add(tag);
   }

@@ -23,11 +23,16 @@ end
  *
  * KEYS: unacked, unacked_index, redelivery counts, the consumer's claim record, then the list
  *       keys in serving order.
- * ARGV: now (epoch seconds), max messages, claim id, claim record TTL (seconds), number of
- *       tags to ack, the tags, the queue name of each list key (JSON-quoted, Python's
- *       spelling), then optionally a pre-popped message: its key number (1-based among the
- *       list keys) and the envelope (BRPOP wake-up mode).
+ * ARGV: now (epoch seconds), max messages, claim id, claim record TTL (seconds), track ("1":
+ *       the caller's connection tracks keys, see below), number of tags to ack, the tags, the
+ *       queue name of each list key (JSON-quoted, Python's spelling), then optionally a
+ *       pre-popped message: its key number (1-based among the list keys) and the envelope
+ *       (BRPOP wake-up mode).
  * Returns a flat array: key number, envelope, delivery tag, redelivery count, ... per message.
+ *
+ * With track "1", a claim that drained every list reads each one (LLEN) last: on a connection
+ * with CLIENT TRACKING on (default mode) that read makes Redis invalidate the list for us at
+ * its next write by anyone else, exactly once (see wakeup.ts).
  *
  * When it claims something it also overwrites the consumer's claim record with the claim id
  * and, per message, key number, tag, envelope length, count and whether the envelope was
@@ -52,13 +57,14 @@ local unacked, index, counts, record = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = ARGV[1]
 local want = tonumber(ARGV[2])
 local claim_id, record_ttl = ARGV[3], ARGV[4]
-local nack = tonumber(ARGV[5])
+local track = ARGV[5] == '1'
+local nack = tonumber(ARGV[6])
 -- ARGV[queues + i] is the quoted queue name of list key i.
-local nkeys, queues = #KEYS - 4, 5 + nack
+local nkeys, queues = #KEYS - 4, 6 + nack
 if nack > 0 then
-  chunked('ZREM', index, ARGV, 6, 5 + nack)
-  chunked('HDEL', unacked, ARGV, 6, 5 + nack)
-  chunked('HDEL', counts, ARGV, 6, 5 + nack)
+  chunked('ZREM', index, ARGV, 7, 6 + nack)
+  chunked('HDEL', unacked, ARGV, 7, 6 + nack)
+  chunked('HDEL', counts, ARGV, 7, 6 + nack)
 end
 local out, hset, zadd, recs = {}, {}, {}, {}
 local got = 0
@@ -159,6 +165,9 @@ if got > 0 then
   chunked('HSET', unacked, hset, 1, #hset)
   chunked('ZADD', index, zadd, 1, #zadd)
   redis.call('SET', record, cjson.encode({claim_id, recs, now}), 'EX', record_ttl)
+end
+if track and got < want then
+  for i = 5, #KEYS do redis.call('LLEN', KEYS[i]) end
 end
 return out
 `,

@@ -5,11 +5,11 @@
  * `unacked`: a crash (or a lost reply) in between loses it. celeriac claims only with a Lua
  * script (pop + `unacked` + `unacked_index` at once) and learns that an empty queue got a
  * message from Redis' client-side-caching invalidations (Redis ≥ 6): the consumer's
- * connection runs `CLIENT TRACKING ON REDIRECT <this connection> BCAST PREFIX <queue> ...
- * NOLOOP` before it looks at its queues one last time, and this connection (subscribed to
- * `__redis__:invalidate`, RESP2) then hears of every write to a key with such a prefix: an
- * LPUSH from anyone, Python included. Nothing is popped by the wake-up itself, so nothing
- * can be lost; a spurious wake-up costs one empty claim.
+ * connection runs `CLIENT TRACKING ON REDIRECT <this connection> NOLOOP`, and its claim reads
+ * the lists it found empty; this connection (subscribed to `__redis__:invalidate`, RESP2)
+ * then hears of the next write to each of them: an LPUSH from anyone, Python included (see
+ * wakeup.ts). Nothing is popped by the wake-up itself, so nothing can be lost; a spurious
+ * wake-up costs one empty claim.
  *
  * This class is the shared listening connection; consumers register for their keys.
  */

@@ -3,10 +3,16 @@
  * DESIGN.md): CLIENT TRACKING invalidations on its own connection, redirected to the
  * transport's waker; or, where the server refuses tracking, kombu's BRPOP with a 1 s timeout
  * (the popped message is then handed to the next claim, which records it in `unacked`).
+ *
+ * Tracking runs in Redis' default mode, not BCAST: Redis remembers the keys this connection
+ * reads and invalidates each once, at its next write by another connection. A claim that
+ * drains the queues reads them last (LLEN, in the same script), so exactly the next push to
+ * one of them wakes us. Prefixes (BCAST) would also match `celery-task-meta-*` for the queue
+ * `celery`, waking every idle worker at every result stored in the cluster, and Redis 7.0
+ * sends BCAST trackers the invalidations of their own scripts' pops despite NOLOOP.
  */
 import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
-import type { KeyLayout } from './keys.js';
 import type { WakeMode } from './options.js';
 import type { InvalidationWaker } from './waker.js';
 
@@ -24,7 +30,8 @@ export interface PrePopped {
 
 /** The wake-up state of one consumer connection. */
 export class WakeUp {
-  private armed: string | undefined;
+  /** The waker generation tracking was turned on for (undefined: off). */
+  private armed: number | undefined;
   private current: 'tracking' | 'brpop';
   /** Set by {@link brpop}; the consumer claims it with its next call, then clears it. */
   prePopped: PrePopped | undefined;
@@ -32,7 +39,6 @@ export class WakeUp {
   constructor(
     private readonly client: Redis,
     private readonly waker: InvalidationWaker,
-    private readonly layout: KeyLayout,
     private readonly wanted: WakeMode,
     private readonly onError: (error: Error) => void,
   ) {
@@ -55,27 +61,25 @@ export class WakeUp {
   }
 
   /**
-   * Turns tracking on for the queues' keys, if it is not on for exactly them already; true
-   * when it was (re)armed now (the caller then looks at its queues once more). Switches to
-   * BRPOP, and says true, when the server refuses tracking and the mode is 'auto'.
+   * Turns tracking on for this connection, if it is not on already for the current waker
+   * connection; true when it was turned on now (the caller then claims once more, with
+   * `track`, so that the queues are read with tracking on). Switches to BRPOP, and says true,
+   * when the server refuses tracking and the mode is 'auto'.
    */
-  async arm(queues: readonly string[]): Promise<boolean> {
+  async arm(): Promise<boolean> {
     await this.waker.start();
-    const prefixes = trackingPrefixes(queues.map((q) => this.layout.queueKey(q)));
-    const signature = `${this.waker.generation}|${prefixes.join('\n')}`;
+    const signature = this.waker.generation;
     if (this.armed === signature) return false;
     try {
+      // A new waker connection (its id is the REDIRECT target): off first, then on again.
       if (this.armed !== undefined) await this.client.call('CLIENT', 'TRACKING', 'OFF');
       this.armed = undefined;
-      const redirect = String(this.waker.id);
       await this.client.call(
         'CLIENT',
         'TRACKING',
         'ON',
         'REDIRECT',
-        redirect,
-        'BCAST',
-        ...prefixes.flatMap((p) => ['PREFIX', p]),
+        String(this.waker.id),
         'NOLOOP',
       );
     } catch (err) {
@@ -94,15 +98,6 @@ export class WakeUp {
     return true;
   }
 
-  /** Turns tracking off (the consumer is busy); the command is ordered before the next claim. */
-  disarm(): void {
-    if (this.armed === undefined) return;
-    this.armed = undefined;
-    void this.client
-      .call('CLIENT', 'TRACKING', 'OFF')
-      .catch((err: unknown) => this.onError(toError(err)));
-  }
-
   /** The fallback: BRPOP the keys for up to 1 s; true when a message was popped (see {@link prePopped}). */
   async brpop(keys: readonly ConsumeKey[]): Promise<boolean> {
     const reply = await this.client.brpop(...keys.map((k) => k.key), 1);
@@ -118,14 +113,6 @@ export class WakeUp {
     if (pre)
       await this.client.rpush(pre.key, pre.raw).catch((err: unknown) => this.onError(toError(err)));
   }
-}
-
-/** BCAST prefixes must not overlap: keep the shortest of any that do. */
-export function trackingPrefixes(keys: readonly string[]): string[] {
-  const sorted = [...new Set(keys)].sort();
-  const out: string[] = [];
-  for (const key of sorted) if (!out.some((p) => key.startsWith(p))) out.push(key);
-  return out;
 }
 
 function isServerRefusal(err: unknown): boolean {
