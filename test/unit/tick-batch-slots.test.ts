@@ -49,6 +49,12 @@ void describe('TickBatch', () => {
     assert.deepEqual(flushed, [['a', 'b']], 'taken before the delay: the timer is gone');
     taken.resolve();
     await c;
+
+    const d = batch.add('d');
+    batch.hurry();
+    await nextTurn();
+    assert.deepEqual(flushed.at(-1), ['d'], 'hurried: flushed on the next turn');
+    await d;
   });
 
   void test('a failed flush rejects every caller of its turn, and only them', async () => {

@@ -32,10 +32,11 @@ function newRound<T>(): Round<T> {
 /** Items added in the same turn of the event loop, flushed together. */
 export class TickBatch<T> {
   private round: Round<T> | undefined;
-  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly flushNow = (): void => {
-    this.scheduled = undefined;
+    this.timer = this.immediate = undefined;
     void this.flush();
   };
 
@@ -63,21 +64,27 @@ export class TickBatch<T> {
   private current(): Round<T> {
     if (!this.round) {
       this.round = newRound();
-      this.scheduled ??=
-        this.delayMs > 0 ? setTimeout(this.flushNow, this.delayMs) : setImmediate(this.flushNow);
+      if (this.delayMs > 0) this.timer ??= setTimeout(this.flushNow, this.delayMs);
+      else this.immediate ??= setImmediate(this.flushNow);
     }
     return this.round;
+  }
+
+  /** What waits goes out on the next turn of the loop instead of after the delay. */
+  hurry(): void {
+    if (!this.round || this.immediate) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.immediate = setImmediate(this.flushNow);
   }
 
   /** Takes the waiting items out, for a caller that writes them itself (and settles them). */
   drain(): Taken<T> | undefined {
     const taken = this.round;
     this.round = undefined;
-    if (this.scheduled) {
-      if (this.delayMs > 0) clearTimeout(this.scheduled as NodeJS.Timeout);
-      else clearImmediate(this.scheduled as NodeJS.Immediate);
-      this.scheduled = undefined;
-    }
+    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
+    this.timer = this.immediate = undefined;
     return taken;
   }
 

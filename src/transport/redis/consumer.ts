@@ -229,11 +229,12 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
-    return this.host.held.ack(delivery.deliveryTag);
+    // Acked before its task finished (early ack): the task waits for it, no claim may come.
+    return this.host.held.ack(delivery.deliveryTag, !delivery.isFinished);
   }
 
   async reject(delivery: RedisDelivery, requeue: boolean): Promise<void> {
-    if (!requeue) return this.host.held.ack(delivery.deliveryTag);
+    if (!requeue) return this.host.held.ack(delivery.deliveryTag, !delivery.isFinished);
     const put = { tag: delivery.deliveryTag, raw: delivery.raw, key: delivery.sourceKey };
     await this.host.held.putBack([put], 'L', true);
   }
@@ -297,6 +298,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     let failures = 0;
     while (this.running) {
       if (this.queueList.length === 0 || this.freeSlots() <= 0) {
+        // Slots held by finished tasks free up when their acks are written: no claim can
+        // carry those now.
+        this.host.held.hurryAcks();
         await this.pause(recheckMs);
         this.lastCycleAt = Date.now();
         continue;

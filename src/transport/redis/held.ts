@@ -49,10 +49,18 @@ export class HeldMessages {
 
   /**
    * Removes a message for good (ZREM unacked_index + HDEL unacked): with the next claim, or
-   * within {@link ACK_DELAY_MS} in one pipeline.
+   * within {@link ACK_DELAY_MS} in one pipeline; `soon`: on the next turn of the loop (an ack
+   * that something waits for, such as an early ack before its task runs).
    */
-  ack(tag: string): Promise<void> {
-    return this.acks.add(tag);
+  ack(tag: string, soon = false): Promise<void> {
+    const acked = this.acks.add(tag);
+    if (soon) this.acks.hurry();
+    return acked;
+  }
+
+  /** Acks waiting for a claim go out on the next turn (the claim cannot go for now). */
+  hurryAcks(): void {
+    this.acks.hurry();
   }
 
   /** True when acks wait for their write. */
