@@ -247,6 +247,50 @@ void describe('Redis claims', () => {
     raw.disconnect();
   });
 
+  void test('acks of an idle consumer: a late ack waits for the next claim to carry it, an early ack goes at once', async () => {
+    const queue = `acks.${Date.now()}`;
+    // A 10 s delay: an ack written within a few seconds was not waiting for the timer.
+    const t: RedisTransport = createRedisTransport(server.url, { ackDelay: 10 });
+    await t.connect();
+    const raw = new Redis(server.url);
+    const got: Delivery[] = [];
+    // prefetch 2, one message at a time: after each claim the consumer is idle, waiting for a
+    // push, so a freed slot alone sends no claim.
+    const c = t.consume({ queues: [queue], prefetch: 2, onDelivery: (d) => got.push(d) });
+    const publish = (id: string): Promise<void> =>
+      t.publish(contractMessage(id), { exchange: '', routingKey: queue });
+    const settled = (p: Promise<void>): { done: boolean } => {
+      const state = { done: false };
+      void p.then(() => (state.done = true));
+      return state;
+    };
+
+    await new Promise((r) => setTimeout(r, 300)); // armed and asleep
+    // Early ack (the task has not finished, it waits for the ack): written at once.
+    await publish('early');
+    await until(() => got.length === 1, 'the first delivery', 5000);
+    const early = settled(got[0]!.ack());
+    await until(() => early.done, 'the early ack', 3000);
+    assert.equal(await raw.hexists('unacked', got[0]!.deliveryTag), 0);
+
+    // Late ack (its task finished): it waits for the next claim, which carries it.
+    await publish('late');
+    await until(() => got.length === 2, 'the second delivery', 5000);
+    got[1]!.finished?.();
+    const late = settled(got[1]!.ack());
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(late.done, false, 'waits for a claim to carry it');
+    assert.equal(await raw.hexists('unacked', got[1]!.deliveryTag), 1);
+    await publish('carrier');
+    await until(() => late.done, 'the ack carried by the next claim', 3000);
+    assert.equal(await raw.hexists('unacked', got[1]!.deliveryTag), 0);
+    await until(() => got.length === 3, 'the carrier', 3000);
+    await got[2]!.ack();
+    await c.close();
+    await t.close();
+    raw.disconnect();
+  });
+
   void test("wakeMode 'brpop' (servers without CLIENT TRACKING): kombu's BRPOP, claimed at once", async () => {
     const queue = `brpop.${Date.now()}`;
     const t: RedisTransport = createRedisTransport(server.url, { wakeMode: 'brpop' });

@@ -229,12 +229,20 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
-    // Acked before its task finished (early ack): the task waits for it, no claim may come.
-    return this.host.held.ack(delivery.deliveryTag, !delivery.isFinished);
+    return this.host.held.ack(delivery.deliveryTag, this.ackIsAwaited(delivery));
+  }
+
+  /**
+   * True when an ack must not wait for a claim to carry it: its task has not finished (an
+   * early ack: the task waits for it). The slot it frees (release(), before the ack) starts
+   * a claim only when there is something to claim; an idle consumer waits for a push.
+   */
+  private ackIsAwaited(delivery: RedisDelivery): boolean {
+    return !delivery.isFinished;
   }
 
   async reject(delivery: RedisDelivery, requeue: boolean): Promise<void> {
-    if (!requeue) return this.host.held.ack(delivery.deliveryTag, !delivery.isFinished);
+    if (!requeue) return this.host.held.ack(delivery.deliveryTag, this.ackIsAwaited(delivery));
     const put = { tag: delivery.deliveryTag, raw: delivery.raw, key: delivery.sourceKey };
     await this.host.held.putBack([put], 'L', true);
   }
@@ -298,9 +306,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     let failures = 0;
     while (this.running) {
       if (this.queueList.length === 0 || this.freeSlots() <= 0) {
-        // Slots held by finished tasks free up when their acks are written: no claim can
-        // carry those now.
-        this.host.held.hurryAcks();
         await this.pause(recheckMs);
         this.lastCycleAt = Date.now();
         continue;

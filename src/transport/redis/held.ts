@@ -24,13 +24,6 @@ export function epochSeconds(ms = Date.now()): string {
   return (ms / 1000).toFixed(6);
 }
 
-/**
- * How long an ack may wait for a consumer's claim to carry it before it goes out on its own.
- * An idle worker's next claim follows the next push, usually well within this: one write per
- * task fewer. A crash in that window redelivers a finished task (at least once, as ever).
- */
-export const ACK_DELAY_MS = 2;
-
 /** Seconds the redelivery counts hash lives after its last write. */
 export const REDELIVERY_COUNT_TTL = 7 * 86_400;
 
@@ -39,28 +32,30 @@ export class HeldMessages {
   private readonly acks: TickBatch<string>;
   private readonly touches: TickBatch<string>;
 
+  /**
+   * `ackDelayMs`: how long an ack may wait for a consumer's claim to carry it before it goes
+   * out on its own. An idle worker's next claim follows the next push, usually well within
+   * 2 ms: one write per task fewer. A crash in that window redelivers a finished task (at
+   * least once, as ever).
+   */
   constructor(
     private readonly main: Redis,
     private readonly layout: KeyLayout,
+    ackDelayMs = 0,
   ) {
-    this.acks = new TickBatch((tags) => this.writeAcks(tags), ACK_DELAY_MS);
+    this.acks = new TickBatch((tags) => this.writeAcks(tags), ackDelayMs);
     this.touches = new TickBatch((tags) => this.writeTouches(tags));
   }
 
   /**
    * Removes a message for good (ZREM unacked_index + HDEL unacked): with the next claim, or
-   * within {@link ACK_DELAY_MS} in one pipeline; `soon`: on the next turn of the loop (an ack
+   * within the ack delay in one pipeline; `soon`: on the next turn of the loop (an ack
    * that something waits for, such as an early ack before its task runs).
    */
   ack(tag: string, soon = false): Promise<void> {
     const acked = this.acks.add(tag);
     if (soon) this.acks.hurry();
     return acked;
-  }
-
-  /** Acks waiting for a claim go out on the next turn (the claim cannot go for now). */
-  hurryAcks(): void {
-    this.acks.hurry();
   }
 
   /** True when acks wait for their write. */

@@ -33,6 +33,11 @@ export interface RedisTransportSettings {
   connectTimeout: number;
   /** Most messages claimed in one round trip (and the batch when prefetch is 0). */
   claimBatch: number;
+  /**
+   * How long a late ack may wait for the consumer's next claim to carry it before it goes out
+   * on its own (0: on the next turn of the loop). A crash in that window redelivers the task.
+   */
+  ackDelay: number;
   /** 'tracking' = CLIENT TRACKING invalidations (no loss window), 'brpop' = kombu's BRPOP, 'auto' = tracking if the server allows it. */
   wakeMode: WakeMode;
   /** An idle consumer re-checks its queues this often anyway (and counts as alive). */
@@ -66,6 +71,7 @@ export function transportSettings(raw: Record<string, unknown>): RedisTransportS
     unackedMutexKey: str(o, 'unackedMutexKey', 'unacked_mutex'),
     connectTimeout: seconds(o, 'connectTimeout', seconds(o, 'socketConnectTimeout', 5)),
     claimBatch: integer(o, 'claimBatch', 500),
+    ackDelay: seconds(o, 'ackDelay', 0.002, true),
     wakeMode: wakeMode(o['wakeMode']),
     idleRecheckInterval: seconds(o, 'idleRecheckInterval', 10),
     delayedSweepInterval: seconds(o, 'delayedSweepInterval', 5),
@@ -73,12 +79,12 @@ export function transportSettings(raw: Record<string, unknown>): RedisTransportS
   };
 }
 
-function seconds(o: Record<string, unknown>, key: string, fallback: number): number {
+function seconds(o: Record<string, unknown>, key: string, fallback: number, zero = false): number {
   const v = o[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero)) {
     throw new ConfigError(
-      `The Redis transport option ${key} must be a positive number of seconds, not ${JSON.stringify(v)}`,
+      `The Redis transport option ${key} must be a ${zero ? 'non-negative' : 'positive'} number of seconds, not ${JSON.stringify(v)}`,
       {
         setting: key,
         hint: `e.g. { ${key}: ${fallback} }`,

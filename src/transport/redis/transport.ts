@@ -75,7 +75,7 @@ export class RedisTransport implements Transport {
     );
     const onError = (error: Error): void => this.reportError(error);
     this.main = this.connector.create('main', { enableAutoPipelining: true }, onError);
-    this.held = new HeldMessages(this.main, this.layout);
+    this.held = new HeldMessages(this.main, this.layout, this.settings.ackDelay * 1000);
     this.publisher = new Publisher(this.main, this.layout);
     this.waker = new InvalidationWaker(this.connector, onError);
     this.fanout = new FanoutHub(this.connector, this.layout, this.main, onError);

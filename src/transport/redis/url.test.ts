@@ -134,6 +134,10 @@ void describe('transport options and key layout', () => {
     assert.deepEqual(t.prioritySteps, [0, 5]);
     assert.throws(() => transportSettings({ visibilityTimeout: -1 }), ConfigError);
     assert.throws(() => transportSettings({ wakeMode: 'poll' }), ConfigError);
+    // ackDelay: 2 ms unless told; 0 (no wait for a claim) is allowed, a negative one is not.
+    assert.equal(transportSettings({}).ackDelay, 0.002);
+    assert.equal(transportSettings({ ack_delay: 0 }).ackDelay, 0);
+    assert.throws(() => transportSettings({ ackDelay: -1 }), /non-negative number of seconds/);
   });
 
   void test('queue keys, priority steps, bindings and fanout channels as kombu names them', () => {
