@@ -58,11 +58,6 @@ export class HeldMessages {
     return acked;
   }
 
-  /** True when acks wait for their write. */
-  get acksWaiting(): boolean {
-    return this.acks.size > 0;
-  }
-
   /** Acks not yet written, taken out by a consumer that sends them with its next claim. */
   takeAcks(): Taken<string> | undefined {
     return this.acks.drain();
