@@ -34,6 +34,8 @@ export const USAGE = `npm run bench -- [options]
   --reps R              repeats of every measurement (default 3; quick 2)
   --n N                 tasks per enqueue / drain / end-to-end run (default 20000)
   --lat-n N             timed sequential round trips (default 2000; quick 300)
+  --lat-warmup N        untimed round trips just before them, so that every system's JIT has
+                        settled (default 3000; quick 300)
   --systems a,b         systems to run (default: celeriac,celeriac-sqlite,bullmq,bee-queue,celery-node,celery-py)
   --scenarios a,b       enqueue,drain,scale,steady,ceiling (default: all)
   --concurrency id=N    worker concurrency of a system, repeatable (defaults: see bench/README.md)
@@ -82,6 +84,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       reps: { type: 'string' },
       n: { type: 'string' },
       'lat-n': { type: 'string' },
+      'lat-warmup': { type: 'string' },
       systems: { type: 'string' },
       scenarios: { type: 'string' },
       concurrency: { type: 'string', multiple: true },
@@ -121,7 +124,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     reps: Math.max(1, Math.floor(positive('reps', values.reps, quick ? 2 : 3))),
     n,
     latN: Math.max(1, positive('lat-n', values['lat-n'], quick ? 300 : 2000)),
-    latWarmup: quick ? 20 : 50,
+    idleWarmup: quick ? 20 : 50,
+    latWarmup: positive('lat-warmup', values['lat-warmup'], quick ? 300 : 3000),
     systems,
     scenarios: new Set(scenarioList as ScenarioName[]),
     scaleWorkers: 2,

@@ -27,6 +27,8 @@ export interface ScenarioOptions extends LoopOptions {
   /** Timed sequential round trips, after `latWarmup` untimed ones. */
   readonly latN: number;
   readonly latWarmup: number;
+  /** Untimed round trips before the idle-memory reading (the worker has run some tasks). */
+  readonly idleWarmup: number;
   /** Drain completion polled this often. */
   readonly pollMs: number;
   /** Any one wait gives up after this. */
@@ -61,6 +63,14 @@ export interface DrainRecord {
   readonly enqueueSecs: number;
   /** tasks/s from the first poll that saw a result to the last (worker start-up excluded). */
   readonly rate: number;
+  /**
+   * tasks/s over the middle half of the drain (from the poll that first counted N/4 results to
+   * the one that first counted 3N/4): the workers' start-up and JIT warm-up left out, and the
+   * counters' lag (FIFO-ish counting) the same at both ends, so that it cancels.
+   */
+  readonly rateMiddle: number;
+  /** Worker process trees' CPU per task over the middle half, µs. */
+  readonly workerCpuUsMiddle: number;
   /** tasks/s from spawning the worker(s). */
   readonly rateInclStartup: number;
   readonly startupSecs: number;
@@ -173,6 +183,7 @@ export async function drainScenario(env: ScenarioEnv, k: number): Promise<DrainR
     const sampler = new RssSampler(roots);
     let first:
       { t: number; c: number; wCpu: number; rCpu: number; busy: number; own: number } | undefined;
+    const marks: Array<{ t: number; c: number; wCpu: number }> = [];
     let done = 0;
     let tDone = 0;
     let peakRssMB = NaN;
@@ -190,6 +201,8 @@ export async function drainScenario(env: ScenarioEnv, k: number): Promise<DrainR
             own: producerCpu(p),
           };
         }
+        if (marks.length < 2 && done >= (opts.n * (marks.length === 0 ? 1 : 3)) / 4)
+          marks.push({ t, c: done, wCpu: cpuSeconds(treePids(roots)) });
         if (done >= opts.n) {
           tDone = t;
           break;
@@ -210,6 +223,9 @@ export async function drainScenario(env: ScenarioEnv, k: number): Promise<DrainR
     const own = producerCpu(p) - first!.own;
     const window = (tDone - first!.t) / 1000;
     const tasks = opts.n - first!.c;
+    const [q1, q3] = marks;
+    const middle =
+      q1 && q3 && q3.c > q1.c ? { secs: (q3.t - q1.t) / 1000, tasks: q3.c - q1.c } : undefined;
     const check = await p.verify(20);
     return {
       kind: 'drain',
@@ -218,6 +234,8 @@ export async function drainScenario(env: ScenarioEnv, k: number): Promise<DrainR
       enqueueMode: mode,
       enqueueSecs,
       rate: window > 0 ? tasks / window : NaN,
+      rateMiddle: middle && middle.secs > 0 ? middle.tasks / middle.secs : NaN,
+      workerCpuUsMiddle: middle ? usPerTask(q3!.wCpu - q1!.wCpu, middle.tasks) : NaN,
       rateInclStartup: opts.n / ((tDone - t0) / 1000),
       startupSecs: (first!.t - t0) / 1000,
       workerCpuUs: usPerTask(wCpu, tasks),
@@ -284,7 +302,7 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
       })(),
     ]);
     const readySecs = (now() - w.startedAt) / 1000;
-    await p.latency(opts.latWarmup, 0, opts.timeoutMs);
+    await p.latency(opts.idleWarmup, 0, opts.timeoutMs);
 
     const c0 = await counters();
     const tIdle = now();
@@ -292,6 +310,10 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
     const mem = treeMemory([w.pid]);
     const c1 = await counters();
     const idleSecs = (now() - tIdle) / 1000;
+    // A round trip runs a few dozen functions once each: until V8 has optimised them (a few
+    // thousand calls), the figures measure its tiers, not the steady state a worker lives in.
+    await p.latency(opts.latWarmup, 0, opts.timeoutMs);
+    const cLat = await counters();
     const latRoots = treePids([w.pid]);
     const latW0 = cpuSeconds(latRoots);
     const latR0 = useRedis ? await admin.cpuSeconds() : NaN;
@@ -306,8 +328,8 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
     };
     const c2 = await counters();
     const redisPerTask =
-      c0 && c1 && c2
-        ? perTask(redisDelta(c1, c2), redisDelta(c0, c1), idleSecs, latSecs, opts.latN)
+      c0 && c1 && cLat && c2
+        ? perTask(redisDelta(cLat, c2), redisDelta(c0, c1), idleSecs, latSecs, opts.latN)
         : undefined;
 
     failIfExited(env, [w]);

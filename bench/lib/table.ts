@@ -114,6 +114,34 @@ export const METRICS: readonly Metric[] = [
       ),
   },
   {
+    key: 'drain.1.middle',
+    label: 'drain, 1 worker, middle half (tasks/s)',
+    direction: 'higher',
+    compare: true,
+    digits: 0,
+    values: (rs) => drains(rs, 1).map((r) => r.rateMiddle),
+  },
+  {
+    key: 'drain.2.middle',
+    label: 'drain, 2 workers, middle half (tasks/s)',
+    direction: 'higher',
+    compare: true,
+    digits: 0,
+    values: (rs) => drains(rs, 2).map((r) => r.rateMiddle),
+  },
+  {
+    key: 'scale.middle',
+    label: '2 workers ÷ 1 worker, middle half',
+    direction: 'higher',
+    compare: false,
+    digits: 2,
+    values: (rs) =>
+      drains(rs, 2).map(
+        (two) =>
+          two.rateMiddle / (drains(rs, 1).find((one) => one.rep === two.rep)?.rateMiddle ?? NaN),
+      ),
+  },
+  {
     key: 'e2e',
     label: 'end-to-end, producer + worker (tasks/s)',
     direction: 'higher',
@@ -172,6 +200,14 @@ export const METRICS: readonly Metric[] = [
     compare: true,
     digits: 0,
     values: (rs) => drains(rs, 1).map((r) => r.workerCpuUs),
+  },
+  {
+    key: 'cpu.worker.middle',
+    label: 'worker CPU per task, drain middle half (µs)',
+    direction: 'lower',
+    compare: true,
+    digits: 0,
+    values: (rs) => drains(rs, 1).map((r) => r.workerCpuUsMiddle),
   },
   {
     key: 'cpu.redis',

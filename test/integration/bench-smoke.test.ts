@@ -106,6 +106,7 @@ describe('bench scenarios against BullMQ', () => {
         n: 200,
         latN: 20,
         latWarmup: 5,
+        idleWarmup: 3,
         pollMs: 20,
         timeoutMs: 30_000,
         window: 100,
