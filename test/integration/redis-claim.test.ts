@@ -173,6 +173,84 @@ void describe('Redis claims', () => {
     base.disconnect();
   });
 
+  void test('with prefetch above the claim size, the next claim leaves before a full batch runs', async () => {
+    // claimBatch 10, prefetch 20: while the first batch is handed out, Redis already has the
+    // second claim. The first delivery busy-waits 150 ms: a claim sent before the batch ran
+    // reaches Redis during that wait, a claim sent after it only once the wait is over.
+    const queue = `ahead.${Date.now()}`;
+    const t = createRedisTransport(server.url, { claimBatch: 10 });
+    await t.connect();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        t.publish(contractMessage(`a${i}`), { exchange: '', routingKey: queue }),
+      ),
+    );
+    const base = new Redis(server.url);
+    const monitor = await base.monitor();
+    const claimedAt: number[] = [];
+    monitor.on('monitor', (time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[1] === CLAIM.sha)
+        claimedAt.push(Number(time) * 1000);
+    });
+    const got: Delivery[] = [];
+    let waitEnded = 0;
+    const c = t.consume({
+      queues: [queue],
+      prefetch: 20,
+      onDelivery: (d) => {
+        got.push(d);
+        if (got.length === 1) {
+          const end = Date.now() + 150;
+          while (Date.now() < end); // a task that holds the loop
+          waitEnded = Date.now();
+        }
+      },
+    });
+    await until(() => got.length === 20, '20 deliveries (two claims)');
+    await until(() => claimedAt.length >= 2, 'two claims seen by MONITOR');
+    assert.ok(
+      claimedAt[1]! < waitEnded,
+      `the second claim reached Redis ${(claimedAt[1]! - waitEnded).toFixed(0)} ms after the first batch's first task ended: it was not sent ahead`,
+    );
+    for (const d of got) await d.ack();
+    await until(() => got.length === 40, 'all 40');
+    await Promise.all(got.map((d) => d.ack()));
+    await c.close();
+    await t.close();
+    monitor.disconnect();
+    base.disconnect();
+  });
+
+  void test('prefetch equal to the claim size: no claim goes ahead of the batch', async () => {
+    const queue = `noahead.${Date.now()}`;
+    const t = createRedisTransport(server.url, { claimBatch: 10 });
+    await t.connect();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        t.publish(contractMessage(`n${i}`), { exchange: '', routingKey: queue }),
+      ),
+    );
+    const base = new Redis(server.url);
+    const monitor = await base.monitor();
+    let claims = 0;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[1] === CLAIM.sha) claims++;
+    });
+    const got: Delivery[] = [];
+    const c = t.consume({ queues: [queue], prefetch: 10, onDelivery: (d) => void got.push(d) });
+    await until(() => got.length === 10, 'the first batch');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(claims, 1, 'no slot is free while the batch is held, so no second claim');
+    assert.equal(got.length, 10);
+    for (const d of got.splice(0)) await d.ack();
+    await until(() => got.length === 10, 'the second batch once slots are free');
+    for (const d of got) await d.ack();
+    await c.close();
+    await t.close();
+    monitor.disconnect();
+    base.disconnect();
+  });
+
   void test('an idle consumer sends nothing until a message arrives, then gets it at once', async () => {
     const queue = `idle.${Date.now()}`;
     const t = createRedisTransport(server.url);

@@ -26,11 +26,12 @@ import {
 } from './connection.js';
 import { deliveryOf, type DeliveryOwner, type RedisDelivery } from './delivery.js';
 import { claim, forgetClaims, reclaim, type ClaimId, type Claimed } from './claim.js';
+import type { Taken } from './batch.js';
 import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
 import type { InvalidationWaker } from './waker.js';
-import { WakeUp, type ConsumeKey } from './wakeup.js';
+import { WakeUp, type ConsumeKey, type PrePopped } from './wakeup.js';
 
 /** What a consumer needs from its transport. */
 export interface ConsumerHost {
@@ -42,6 +43,17 @@ export interface ConsumerHost {
   /** Schedules a promotion of deferred messages at `dueAt`. */
   schedulePromote(dueAt: number): void;
   consumerClosed(consumer: RedisConsumer): void;
+}
+
+/** A claim sent, not answered yet. */
+interface SentClaim {
+  readonly reply: Promise<Claimed[]>;
+  readonly want: number;
+  readonly acks: Taken<string> | undefined;
+  readonly who: ClaimId;
+  readonly keys: ConsumeKey[];
+  /** The message a BRPOP wake-up popped, which this claim records. */
+  readonly prePopped: PrePopped | undefined;
 }
 
 /** How long close() waits for a claim in flight before it drops the connection. */
@@ -362,45 +374,81 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     }
   }
 
-  /** One claim; true when the queues had fewer messages than free slots (drained). */
+  /**
+   * Claims until the queues have fewer messages than free slots (true: drained) or no slot is
+   * free (false). While slots are still free once a full batch is counted as held, the next
+   * claim leaves before that batch runs: Redis prepares it while this worker runs the tasks,
+   * instead of each waiting for the other (this needs a prefetch above the claim size, e.g.
+   * `--prefetch-multiplier 2`).
+   */
   private async claimOnce(): Promise<boolean> {
     if (this.unsure) await this.recoverLostClaim(this.unsure);
+    const pre = this.wakeUp.prePopped;
+    if (pre && !this.consumeKeys().some((k) => k.key === pre.key))
+      await this.wakeUp.returnPrePopped(); // its queue was cancelled
+    let sent = this.sendClaim();
+    while (sent) {
+      const claimed = await this.receive(sent);
+      const drained = claimed.length < sent.want;
+      const batch: RedisDelivery[] = [];
+      for (const c of claimed) {
+        const delivery = this.register(c);
+        if (delivery) batch.push(delivery);
+      }
+      const ahead =
+        drained || !this.running || this.wakeUp.prePopped ? undefined : this.sendClaim();
+      for (const delivery of batch) this.dispatch(delivery);
+      if (!ahead) return drained;
+      sent = ahead;
+    }
+    return false;
+  }
+
+  /** Sends a claim for the free slots; undefined when none is free. */
+  private sendClaim(): SentClaim | undefined {
     const want = this.freeSlots();
-    if (want <= 0) return false;
+    if (want <= 0) return undefined;
     const keys = this.consumeKeys();
     this.rotate();
-    const pre = this.wakeUp.prePopped;
-    if (pre && !keys.some((k) => k.key === pre.key)) await this.wakeUp.returnPrePopped(); // its queue was cancelled
     const acks = this.host.held.takeAcks();
     this.wakePending = false;
-    let claimed: Claimed[];
     const who: ClaimId = {
       consumer: this.consumerId,
       id: String(++this.claims),
       ttl: this.host.settings.visibilityTimeout,
     };
+    const prePopped = this.wakeUp.prePopped;
+    const reply = this.inFlight.guard(
+      claim(
+        this.client,
+        this.host.layout,
+        keys,
+        want,
+        acks?.items ?? [],
+        prePopped,
+        who,
+        this.wakeUp.mode === 'tracking' && this.wakeUp.isArmed,
+      ),
+    );
+    // A claim sent ahead is awaited only after the batch before it ran.
+    reply.catch(() => undefined);
+    return { reply, want, acks, who, keys, prePopped };
+  }
+
+  /** The messages of a sent claim; when it fails, its acks go back and it may have run. */
+  private async receive(sent: SentClaim): Promise<Claimed[]> {
+    let claimed: Claimed[];
     try {
-      claimed = await this.inFlight.guard(
-        claim(
-          this.client,
-          this.host.layout,
-          keys,
-          want,
-          acks?.items ?? [],
-          this.wakeUp.prePopped,
-          who,
-          this.wakeUp.mode === 'tracking' && this.wakeUp.isArmed,
-        ),
-      );
+      claimed = await sent.reply;
     } catch (err) {
-      this.host.held.returnAcks(acks);
-      this.unsure = { who, keys };
+      this.host.held.returnAcks(sent.acks);
+      this.unsure = { who: sent.who, keys: sent.keys };
       throw err;
     }
-    this.wakeUp.prePopped = undefined;
-    acks?.resolve();
-    for (const c of claimed) this.handOut(c);
-    return claimed.length < want;
+    if (sent.prePopped && this.wakeUp.prePopped === sent.prePopped)
+      this.wakeUp.prePopped = undefined;
+    sent.acks?.resolve();
+    return claimed;
   }
 
   /**
@@ -418,24 +466,39 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   private handOut(claimed: Claimed): void {
+    const delivery = this.register(claimed);
+    if (delivery) this.dispatch(delivery);
+  }
+
+  /** The held delivery of a claimed message; undefined when it was dealt with already. */
+  private register(claimed: Claimed): RedisDelivery | undefined {
     const put = { tag: claimed.tag, raw: claimed.raw, key: claimed.source?.key ?? '' };
     if (!this.running) {
       // Claimed after close() began: never handed to anyone, so back to the front, untouched.
       void this.host.held
         .putBack([put], 'R', false)
         .catch((err: unknown) => this.onError(toError(err)));
-      return;
+      return undefined;
     }
     const { delivery, malformed } = deliveryOf(claimed, this);
     if (malformed && !this.onMalformed) {
       void this.host.held.ack(claimed.tag);
       this.reportMalformed(malformed);
-      return;
+      return undefined;
     }
     this.held.set(claimed.tag, delivery);
+    if (!malformed) return delivery;
     try {
-      if (malformed) this.onMalformed!(delivery, malformed);
-      else this.onDelivery(delivery);
+      this.onMalformed!(delivery, malformed);
+    } catch (err) {
+      this.onError(toError(err));
+    }
+    return undefined;
+  }
+
+  private dispatch(delivery: RedisDelivery): void {
+    try {
+      this.onDelivery(delivery);
     } catch (err) {
       this.onError(toError(err));
     }
