@@ -173,8 +173,15 @@ async function main(): Promise<number> {
       }
       if (opts.scenarios.has('scale')) {
         for (const s of order) {
-          await measure(s, rep, `drain ${opts.scaleWorkers} workers`, opts, () =>
-            drainScenario(envOf(s), opts.scaleWorkers),
+          await measure(s, rep, `drain 1 worker, ${opts.scaleN} tasks`, opts, () =>
+            drainScenario(envOf(s), 1, true),
+          );
+          await measure(
+            s,
+            rep,
+            `drain ${opts.scaleWorkers} workers, ${opts.scaleN} tasks`,
+            opts,
+            () => drainScenario(envOf(s), opts.scaleWorkers, true),
           );
         }
       }

@@ -6,9 +6,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { LocalProducer, type Client } from '../lib/producer.js';
 import type { LoopOptions, Producer, SystemAdapter, Target, WorkerSpec } from '../lib/types.js';
-import { BENCH_DIR, ROOT, packageVersion, projectVersion, workerEnv } from './common.js';
+import {
+  BENCH_DIR,
+  CeleryResultCounter,
+  ROOT,
+  packageVersion,
+  projectVersion,
+  workerEnv,
+} from './common.js';
 
 const QUEUE = 'celery';
 
@@ -65,6 +73,13 @@ async function openClient(store: Store, target: Target): Promise<Client<Handle>>
   const { createBenchApp } = await import('../workers/celeriac-tasks.js');
   const { app, add } = createBenchApp(brokerUrl(store, target));
   const backend = await app.backend();
+  // On Redis, results are counted as the other Celery-format systems' are (EXISTS, no
+  // decoding): the poller runs beside the workers, and a dearer one takes their CPU.
+  const redis =
+    store === 'redis'
+      ? new Redis({ host: target.redis.host, port: target.redis.port, db: target.redis.db })
+      : undefined;
+  const counter = redis && new CeleryResultCounter<Handle>(redis, (h) => h.id);
   let counted: readonly Handle[] = [];
   let done = 0;
   return {
@@ -72,6 +87,7 @@ async function openClient(store: Store, target: Target): Promise<Client<Handle>>
     wait: (h, timeoutMs) => h.get({ timeout: timeoutMs / 1000 }),
     // Stored results among the handles, resuming where the last call stopped (FIFO-ish).
     async completed(handles) {
+      if (counter) return counter.count(handles);
       if (handles !== counted) {
         counted = handles;
         done = 0;
@@ -86,7 +102,10 @@ async function openClient(store: Store, target: Target): Promise<Client<Handle>>
       return done;
     },
     result: async (h) => (await backend.get(h.id))?.result,
-    close: () => app.close(),
+    close: async () => {
+      redis?.disconnect();
+      await app.close();
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import { REFERENCE, type SystemResult } from './table.js';
 export interface RunFacts {
   readonly n: number;
   readonly latN: number;
+  readonly scaleN: number;
   readonly reps: number;
   readonly wallSecs: number;
   readonly redisVersion: string;
@@ -66,7 +67,7 @@ export function describeResults(
 ): string {
   const lines: string[] = [];
   lines.push(
-    `N = ${facts.n} tasks per enqueue/drain/end-to-end run, ${facts.latN} sequential round trips; ${facts.reps} repeat(s); cells: median [min–max] over repeats.`,
+    `N = ${facts.n} tasks per enqueue/drain/end-to-end run, ${facts.scaleN} per long drain (1 and ${facts.scaleWorkers} workers), ${facts.latN} sequential round trips; ${facts.reps} repeat(s); cells: median [min–max] over repeats.`,
     `"vs X": how many times better celeriac is than X (> 1 = celeriac ahead): celeriac ÷ X for rates, X ÷ celeriac for times, memory, CPU and round trips.`,
     `Round trips and commands per task: INFO stats/commandstats deltas over the sequential run, idle background subtracted.`,
     '',

@@ -33,6 +33,7 @@ export const USAGE = `npm run bench -- [options]
   --quick               a few minutes: N=5000, 300 latency calls, 2 repeats
   --reps R              repeats of every measurement (default 3; quick 2)
   --n N                 tasks per enqueue / drain / end-to-end run (default 20000)
+  --scale-n N           tasks per drain of the 1-vs-2-worker pair (default 3 × n)
   --lat-n N             timed sequential round trips (default 2000; quick 300)
   --lat-warmup N        untimed round trips just before them, so that every system's JIT has
                         settled (default 3000; quick 300)
@@ -83,6 +84,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       quick: { type: 'boolean' },
       reps: { type: 'string' },
       n: { type: 'string' },
+      'scale-n': { type: 'string' },
       'lat-n': { type: 'string' },
       'lat-warmup': { type: 'string' },
       systems: { type: 'string' },
@@ -123,6 +125,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     quick,
     reps: Math.max(1, Math.floor(positive('reps', values.reps, quick ? 2 : 3))),
     n,
+    scaleN: Math.max(1, positive('scale-n', values['scale-n'], 3 * n)),
     latN: Math.max(1, positive('lat-n', values['lat-n'], quick ? 300 : 2000)),
     idleWarmup: quick ? 20 : 50,
     latWarmup: positive('lat-warmup', values['lat-warmup'], quick ? 300 : 3000),

@@ -24,6 +24,8 @@ import type { WorkerGroup, WorkerProcess } from './workers.js';
 export interface ScenarioOptions extends LoopOptions {
   /** Tasks per enqueue / drain / end-to-end measurement. */
   readonly n: number;
+  /** Tasks per drain of the scaling pair (one worker, then k). */
+  readonly scaleN: number;
   /** Timed sequential round trips, after `latWarmup` untimed ones. */
   readonly latN: number;
   readonly latWarmup: number;
@@ -57,6 +59,8 @@ export interface EnqueueRecord {
 export interface DrainRecord {
   readonly kind: 'drain';
   readonly workers: number;
+  /** From the scaling pair (1 and k workers on `scaleN` tasks), not the N-task drain. */
+  readonly scale: boolean;
   readonly n: number;
   readonly enqueueMode: EnqueueMode;
   /** Seconds the fill took (no worker running yet): one more enqueue measurement of that mode. */
@@ -165,9 +169,17 @@ export async function enqueueScenario(env: ScenarioEnv, mode: EnqueueMode): Prom
   }
 }
 
-/** N tasks queued first, then `k` worker processes spawned; until all N results are stored. */
-export async function drainScenario(env: ScenarioEnv, k: number): Promise<DrainRecord> {
-  const { adapter, opts, admin } = env;
+/**
+ * N tasks queued first, then `k` worker processes spawned; until all N results are stored.
+ * `scale`: one of the scaling pair, on `opts.scaleN` tasks instead of N.
+ */
+export async function drainScenario(
+  env: ScenarioEnv,
+  k: number,
+  scale = false,
+): Promise<DrainRecord> {
+  const { adapter, admin } = env;
+  const opts = scale ? { ...env.opts, n: env.opts.scaleN } : env.opts;
   const useRedis = adapter.store === 'redis';
   const redisCpu = (): Promise<number> => (useRedis ? admin.cpuSeconds() : Promise.resolve(NaN));
   const target = await freshTarget(env);
@@ -230,6 +242,7 @@ export async function drainScenario(env: ScenarioEnv, k: number): Promise<DrainR
     return {
       kind: 'drain',
       workers: k,
+      scale,
       n: opts.n,
       enqueueMode: mode,
       enqueueSecs,

@@ -55,8 +55,16 @@ const enq =
       if (r.kind === 'drain' && r.enqueueMode === mode) return [r.n / r.enqueueSecs];
       return [];
     });
-const drains = (rs: readonly RepRecord[], k: number): Array<DrainRecord & { rep: number }> =>
-  rs.filter((r): r is DrainRecord & { rep: number } => r.kind === 'drain' && r.workers === k);
+/** The N-task drains with `k` workers, or (`scale`) the scaling pair's drains. */
+const drains = (
+  rs: readonly RepRecord[],
+  k: number,
+  scale = false,
+): Array<DrainRecord & { rep: number }> =>
+  rs.filter(
+    (r): r is DrainRecord & { rep: number } =>
+      r.kind === 'drain' && r.workers === k && (r.scale ?? false) === scale,
+  );
 const steady = (rs: readonly RepRecord[]): Array<SteadyRecord & { rep: number }> =>
   rs.filter((r): r is SteadyRecord & { rep: number } => r.kind === 'steady');
 
@@ -95,25 +103,6 @@ export const METRICS: readonly Metric[] = [
     values: (rs) => drains(rs, 1).map((r) => r.rate),
   },
   {
-    key: 'drain.2',
-    label: 'drain, 2 workers (tasks/s)',
-    direction: 'higher',
-    compare: true,
-    digits: 0,
-    values: (rs) => drains(rs, 2).map((r) => r.rate),
-  },
-  {
-    key: 'scale',
-    label: '2 workers ÷ 1 worker',
-    direction: 'higher',
-    compare: false,
-    digits: 2,
-    values: (rs) =>
-      drains(rs, 2).map(
-        (two) => two.rate / (drains(rs, 1).find((one) => one.rep === two.rep)?.rate ?? NaN),
-      ),
-  },
-  {
     key: 'drain.1.middle',
     label: 'drain, 1 worker, middle half (tasks/s)',
     direction: 'higher',
@@ -122,23 +111,30 @@ export const METRICS: readonly Metric[] = [
     values: (rs) => drains(rs, 1).map((r) => r.rateMiddle),
   },
   {
-    key: 'drain.2.middle',
-    label: 'drain, 2 workers, middle half (tasks/s)',
+    key: 'scale.1',
+    label: 'long drain, 1 worker (tasks/s)',
     direction: 'higher',
     compare: true,
     digits: 0,
-    values: (rs) => drains(rs, 2).map((r) => r.rateMiddle),
+    values: (rs) => drains(rs, 1, true).map((r) => r.rate),
   },
   {
-    key: 'scale.middle',
-    label: '2 workers ÷ 1 worker, middle half',
+    key: 'scale.2',
+    label: 'long drain, 2 workers (tasks/s)',
+    direction: 'higher',
+    compare: true,
+    digits: 0,
+    values: (rs) => drains(rs, 2, true).map((r) => r.rate),
+  },
+  {
+    key: 'scale',
+    label: '2 workers ÷ 1 worker, long drain',
     direction: 'higher',
     compare: false,
     digits: 2,
     values: (rs) =>
-      drains(rs, 2).map(
-        (two) =>
-          two.rateMiddle / (drains(rs, 1).find((one) => one.rep === two.rep)?.rateMiddle ?? NaN),
+      drains(rs, 2, true).map(
+        (two) => two.rate / (drains(rs, 1, true).find((one) => one.rep === two.rep)?.rate ?? NaN),
       ),
   },
   {

@@ -107,6 +107,7 @@ describe('bench scenarios against BullMQ', () => {
         latN: 20,
         latWarmup: 5,
         idleWarmup: 3,
+        scaleN: 200,
         pollMs: 20,
         timeoutMs: 30_000,
         window: 100,
