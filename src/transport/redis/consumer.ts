@@ -30,6 +30,7 @@ import type { Taken } from './batch.js';
 import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
+import { PrefetchSlots } from './slots.js';
 import type { InvalidationWaker } from './waker.js';
 import { WakeUp, type ConsumeKey, type PrePopped } from './wakeup.js';
 
@@ -62,12 +63,7 @@ const CLOSE_GRACE_MS = 3000;
 /** A running Redis consumer. */
 export class RedisConsumer implements Consumer, DeliveryOwner {
   private queueList: string[];
-  private prefetch: number;
-  /** Finished deliveries (held, awaiting their settlement) allowed on top of prefetch. */
-  private finishingLimit: number;
-  /** Held deliveries whose task finished (delivery.finished()), not settled yet. */
-  private finishing = 0;
-  private readonly held = new Map<string, RedisDelivery>();
+  private readonly slots: PrefetchSlots;
   private readonly client: Redis;
   private readonly onDelivery: ConsumeOptions['onDelivery'];
   private readonly onMalformed: ConsumeOptions['onMalformed'];
@@ -99,8 +95,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     options: ConsumeOptions,
   ) {
     this.queueList = [...new Set(options.queues)];
-    this.prefetch = Math.max(0, options.prefetch);
-    this.finishingLimit = Math.max(0, options.finishing ?? 0);
+    this.slots = new PrefetchSlots(options.prefetch, options.finishing ?? 0);
     this.onDelivery = options.onDelivery;
     this.onMalformed = options.onMalformed;
     this.onError = quietErrors(options.onError ?? (() => undefined));
@@ -145,8 +140,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   }
 
   setPrefetch(prefetch: number, finishing?: number): void {
-    this.prefetch = Math.max(0, prefetch);
-    if (finishing !== undefined) this.finishingLimit = Math.max(0, finishing);
+    this.slots.resize(prefetch, finishing);
     this.nudge();
   }
 
@@ -188,12 +182,12 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
 
   /** Delivery tags handed out and not settled. */
   heldTags(): string[] {
-    return [...this.held.keys()];
+    return this.slots.tags();
   }
 
   /** Deliveries handed out and not settled (the transport restores them when it closes). */
   unsettled(): RedisDelivery[] {
-    return [...this.held.values()];
+    return this.slots.deliveries();
   }
 
   close(): Promise<void> {
@@ -222,22 +216,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   // ---- DeliveryOwner --------------------------------------------------------------------
 
   release(delivery: RedisDelivery): void {
-    this.held.delete(delivery.deliveryTag);
-    if (delivery.isFinished) {
-      this.finishing--;
-      // Its slot was free already unless more than finishingLimit were finishing.
-      if (this.finishing < this.finishingLimit) return;
-    }
-    this.nudge();
+    if (this.slots.release(delivery)) this.nudge();
   }
 
   finish(delivery: RedisDelivery): void {
-    if (!this.held.has(delivery.deliveryTag)) {
-      delivery.isFinished = false; // not counted: release() must not uncount it
-      return;
-    }
-    this.finishing++;
-    if (this.finishing <= this.finishingLimit) this.nudge();
+    if (this.slots.finish(delivery)) this.nudge();
   }
 
   ack(delivery: RedisDelivery): Promise<void> {
@@ -301,15 +284,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
   }
 
-  /**
-   * Slots for the next claim: prefetch minus the held deliveries whose task has not finished;
-   * finished ones (awaiting their result store and ack) count only beyond finishingLimit.
-   */
+  /** Slots for the next claim (see PrefetchSlots.free). */
   private freeSlots(): number {
-    const cap = this.host.settings.claimBatch;
-    if (this.prefetch === 0) return cap;
-    const reserved = this.held.size - Math.min(this.finishing, this.finishingLimit);
-    return Math.min(cap, this.prefetch - reserved);
+    return this.slots.free(this.host.settings.claimBatch);
   }
 
   private async run(): Promise<void> {
@@ -486,7 +463,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       this.reportMalformed(malformed);
       return undefined;
     }
-    this.held.set(claimed.tag, delivery);
+    this.slots.hold(delivery);
     if (!malformed) return delivery;
     try {
       this.onMalformed!(delivery, malformed);
