@@ -64,16 +64,30 @@ export class FileChangeWatcher {
     this.detach();
   }
 
+  /**
+   * One more onChange at `at` (performance.now() time). Node's timers count from the loop's
+   * cached clock, so a 1 ms timer set late in a loop turn can fire 0.1 ms later: re-arm for
+   * the rest until the time has really passed.
+   */
+  private trailAfter(at: number): void {
+    this.trailing = setTimeout(
+      () => {
+        this.trailing = undefined;
+        if (!this.poll) return;
+        if (performance.now() < at) this.trailAfter(at);
+        else this.options.onChange();
+      },
+      Math.max(1, Math.ceil(at - performance.now())),
+    );
+  }
+
   private attach(): void {
     try {
       const w = watch(this.options.path, { persistent: false }, (event) => {
         // 'rename': the file was deleted or replaced; watch the new one at the next poll.
         if (event === 'rename') this.detach();
         this.options.onChange();
-        this.trailing ??= setTimeout(() => {
-          this.trailing = undefined;
-          if (this.poll) this.options.onChange();
-        }, TRAILING_CHECK_MS);
+        if (!this.trailing) this.trailAfter(performance.now() + TRAILING_CHECK_MS);
       });
       w.on('error', () => this.detach());
       this.watcher = w;
