@@ -139,9 +139,34 @@ export class RssSampler {
  * /proc/stat; interrupt time, mostly the benchmark's own loopback traffic, is left out).
  */
 export function machineBusySeconds(): number {
-  const first = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const f = first.trim().split(/\s+/).slice(1).map(Number);
+  const f = cpuLine();
   return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[7] ?? 0)) / CLK_TCK;
+}
+
+/**
+ * CPU seconds the hypervisor gave to others while this VM wanted them, all cores so far
+ * (/proc/stat "steal"). On a shared host it slows everything measured; a run with much of it
+ * is a run to repeat, not a figure to compare.
+ */
+export function machineStealSeconds(): number {
+  return (cpuLine()[7] ?? 0) / CLK_TCK;
+}
+
+/** The numbers of /proc/stat's first line (`cpu user nice system idle iowait irq softirq steal ...`). */
+function cpuLine(): number[] {
+  return parseCpuLine(readFileSync('/proc/stat', 'utf8'));
+}
+
+/** The aggregate `cpu` line of a /proc/stat text, as numbers (empty when there is none). */
+export function parseCpuLine(stat: string): number[] {
+  const line = stat.split('\n').find((l) => /^cpu\s/.test(l));
+  if (!line) return [];
+  return line.trim().split(/\s+/).slice(1).map(Number);
+}
+
+/** Steal over a window as % of all cores' time. */
+export function stealPct(steal0: number, secs: number): number {
+  return secs > 0 ? (100 * (machineStealSeconds() - steal0)) / (CORES * secs) : NaN;
 }
 
 /** This process's own CPU seconds. */

@@ -11,9 +11,11 @@ import {
   RssSampler,
   cpuSeconds,
   machineBusySeconds,
+  machineStealSeconds,
   selfCpuSeconds,
   treeMemory,
   treePids,
+  stealPct,
 } from './proc.js';
 import { redisDelta, type RedisAdmin, type RedisCounters, type RedisDelta } from './redis.js';
 import { latencySummary, type LatencySummary } from './stats.js';
@@ -86,6 +88,8 @@ export interface DrainRecord {
   readonly peakRssMB: number;
   /** CPU used by other processes on the machine during the window, % of all cores (noise). */
   readonly otherLoadPct: number;
+  /** The VM's steal time during the window, % of all cores (a slowed host). */
+  readonly stealPct: number;
   readonly verified: number;
   readonly bad: number;
 }
@@ -109,6 +113,8 @@ export interface SteadyRecord {
   readonly idlePssMB: number;
   readonly processes: number;
   readonly latency: LatencySummary;
+  /** The VM's steal time during the timed round trips, % of all cores. */
+  readonly latencyStealPct: number;
   readonly redisPerTask?: RedisPerTask;
   /** CPU per sequential round trip, µs: worker, producer (the waiting client) and Redis. */
   readonly latencyCpuUs: {
@@ -194,7 +200,16 @@ export async function drainScenario(
     const roots = ws.map((w) => w.pid);
     const sampler = new RssSampler(roots);
     let first:
-      { t: number; c: number; wCpu: number; rCpu: number; busy: number; own: number } | undefined;
+      | {
+          t: number;
+          c: number;
+          wCpu: number;
+          rCpu: number;
+          busy: number;
+          steal: number;
+          own: number;
+        }
+      | undefined;
     const marks: Array<{ t: number; c: number; wCpu: number }> = [];
     let done = 0;
     let tDone = 0;
@@ -210,6 +225,7 @@ export async function drainScenario(
             wCpu: cpuSeconds(treePids(roots)),
             rCpu: await redisCpu(),
             busy: machineBusySeconds(),
+            steal: machineStealSeconds(),
             own: producerCpu(p),
           };
         }
@@ -232,6 +248,7 @@ export async function drainScenario(
     const wCpu = cpuSeconds(treePids(roots)) - first!.wCpu;
     const rCpu = (await redisCpu()) - first!.rCpu;
     const busy = machineBusySeconds() - first!.busy;
+    const steal = first!.steal;
     const own = producerCpu(p) - first!.own;
     const window = (tDone - first!.t) / 1000;
     const tasks = opts.n - first!.c;
@@ -256,6 +273,7 @@ export async function drainScenario(
       peakRssMB,
       otherLoadPct:
         window > 0 ? (100 * Math.max(0, busy - wCpu - (rCpu || 0) - own)) / (CORES * window) : NaN,
+      stealPct: stealPct(steal, window),
       verified: check.checked,
       bad: check.bad,
     };
@@ -331,9 +349,11 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
     const latW0 = cpuSeconds(latRoots);
     const latR0 = useRedis ? await admin.cpuSeconds() : NaN;
     const latP0 = producerCpu(p);
+    const steal0 = machineStealSeconds();
     const tLat = now();
     const lat = await p.latency(opts.latN, 0, opts.timeoutMs);
     const latSecs = (now() - tLat) / 1000;
+    const latencyStealPct = stealPct(steal0, latSecs);
     const latencyCpuUs = {
       worker: usPerTask(cpuSeconds(latRoots) - latW0, opts.latN),
       client: usPerTask(producerCpu(p) - latP0, opts.latN),
@@ -370,6 +390,7 @@ export async function steadyScenario(env: ScenarioEnv): Promise<SteadyRecord> {
       idlePssMB: mem.pssMB,
       processes: mem.processes,
       latency: latencySummary(lat),
+      latencyStealPct,
       latencyCpuUs,
       ...(redisPerTask ? { redisPerTask } : {}),
       e2e: {

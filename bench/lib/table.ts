@@ -270,6 +270,22 @@ export const METRICS: readonly Metric[] = [
     digits: 0,
     values: (rs) => drains(rs, 1).map((r) => r.otherLoadPct),
   },
+  {
+    key: 'steal.drain',
+    label: 'VM steal during drain (% CPU)',
+    direction: 'lower',
+    compare: false,
+    digits: 0,
+    values: (rs) => drains(rs, 1).map((r) => r.stealPct),
+  },
+  {
+    key: 'steal.latency',
+    label: 'VM steal during round trips (% CPU)',
+    direction: 'lower',
+    compare: false,
+    digits: 0,
+    values: (rs) => steady(rs).map((r) => r.latencyStealPct),
+  },
 ];
 
 /** The id of the system the others are compared with. */

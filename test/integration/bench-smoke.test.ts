@@ -24,6 +24,7 @@ import {
   renderText,
   type SystemResult,
 } from '../../bench/lib/table.js';
+import { parseCpuLine } from '../../bench/lib/proc.js';
 import { WorkerGroup } from '../../bench/lib/workers.js';
 import { startRedis, type RedisServer } from '../support/servers.js';
 
@@ -42,6 +43,15 @@ describe('bench statistics', () => {
     assert.equal(lat.p50, 3);
     assert.equal(lat.max, 5);
     assert.equal(lat.mean, 3);
+  });
+
+  test("/proc/stat's cpu line is read by position (steal is the 8th number)", () => {
+    const stat =
+      'cpu  57328 0 10800 304232 609 0 3308 6395 0 0\ncpu0 28000 0 5400 152000 300 0 1600 3200 0 0\nintr 1\n';
+    const f = parseCpuLine(stat);
+    assert.equal(f[7], 6395); // the aggregate line, not cpu0's
+    assert.equal(f[0], 57328);
+    assert.deepEqual(parseCpuLine('intr 1\n'), []);
   });
 
   test('advantage is > 1 when celeriac is better, whichever way is better', () => {
@@ -131,12 +141,14 @@ describe('bench scenarios against BullMQ', () => {
     assert.ok(r.rate > 0 && r.rateInclStartup > 0, `rates ${r.rate} ${r.rateInclStartup}`);
     assert.ok(r.peakRssMB > 10, `peak RSS ${r.peakRssMB} MB`);
     assert.ok(Number.isFinite(r.workerCpuUs) && Number.isFinite(r.redisCpuUs));
+    assert.ok(r.stealPct >= 0 && r.stealPct <= 100, `steal ${r.stealPct} %`);
   });
 
   test('steady: latency percentiles, idle memory, Redis work per task and end-to-end', async () => {
     const r = await steadyScenario(env);
     assert.equal(r.latency.n, 20);
     assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99);
+    assert.ok(r.latencyStealPct >= 0 && r.latencyStealPct <= 100, `${r.latencyStealPct} %`);
     assert.ok(r.idleRssMB > 10);
     assert.equal(r.e2e.bad, 0);
     assert.ok(r.redisPerTask && r.redisPerTask.scriptCalls >= 1, JSON.stringify(r.redisPerTask));
