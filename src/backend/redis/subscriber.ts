@@ -11,6 +11,7 @@
 import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
 import { closeClient, type RedisConnector } from '../../transport/redis/connection.js';
+import { atEndOfTurn } from '../../util/turn.js';
 
 /** Called with a channel and the published payload. */
 export type ChannelListener = (channel: string, payload: Buffer) => void;
@@ -50,7 +51,7 @@ export class ChannelSubscriber {
   private toSubscribe = new Map<string, Pending[]>();
   /** Released channels, unsubscribed with the next flush. */
   private toUnsubscribe = new Set<string>();
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled = false;
   private lazy: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -141,9 +142,13 @@ export class ChannelSubscriber {
       }, UNSUBSCRIBE_DELAY_MS).unref();
   }
 
+  /** The next flush, at the end of this turn of the loop (util/turn.ts). */
   private schedule(): void {
-    this.scheduled ??= setImmediate(() => {
-      this.scheduled = undefined;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    atEndOfTurn(() => {
+      if (!this.scheduled) return; // close() flushed already
+      this.scheduled = false;
       void this.flush();
     });
   }
@@ -217,10 +222,7 @@ export class ChannelSubscriber {
       clearTimeout(this.lazy);
       this.lazy = undefined;
     }
-    if (this.scheduled) {
-      clearImmediate(this.scheduled);
-      this.scheduled = undefined;
-    }
+    this.scheduled = false;
     await this.flush();
     await this.opening?.catch(() => undefined);
     if (this.client) await closeClient(this.client);

@@ -1,6 +1,7 @@
 /**
  * Coalescing of writes: everything added during one turn of the event loop (or within
- * `delayMs` of the first item) is flushed together (one pipeline, one round trip).
+ * `delayMs` of the first item) is flushed together (one pipeline, one round trip), at the end
+ * of that turn (util/turn.ts).
  *
  * Items added in the same turn share one promise: a draining worker adds an ack and a result
  * per task, and a promise each (with its reactions and, once AsyncLocalStorage is on, its
@@ -29,20 +30,28 @@ function newRound<T>(): Round<T> {
   return { items: [], promise, resolve, reject };
 }
 
+import { atEndOfTurn } from '../../util/turn.js';
+
 /** Items added in the same turn of the event loop, flushed together. */
 export class TickBatch<T> {
   private round: Round<T> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
+  /** A flush at the end of the turn is scheduled (a stale one finding this false does nothing). */
+  private atTurnEnd = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly flushNow = (): void => {
-    this.timer = this.immediate = undefined;
+    this.timer = undefined;
+    this.atTurnEnd = false;
     void this.flush();
+  };
+  private readonly turnEnded = (): void => {
+    if (this.atTurnEnd) this.flushNow();
   };
 
   /**
-   * `delayMs` 0: the flush runs on setImmediate; more: on a timer that long after the first
-   * item, so that a caller who writes them itself ({@link drain}) may take them first.
+   * `delayMs` 0: the flush runs at the end of the current turn of the loop; more: on a timer
+   * that long after the first item, so that a caller who writes them itself ({@link drain})
+   * may take them first.
    */
   constructor(
     private readonly flushItems: (items: readonly T[]) => Promise<void>,
@@ -65,17 +74,23 @@ export class TickBatch<T> {
     if (!this.round) {
       this.round = newRound();
       if (this.delayMs > 0) this.timer ??= setTimeout(this.flushNow, this.delayMs);
-      else this.immediate ??= setImmediate(this.flushNow);
+      else this.flushAtTurnEnd();
     }
     return this.round;
   }
 
-  /** What waits goes out on the next turn of the loop instead of after the delay. */
+  private flushAtTurnEnd(): void {
+    if (this.atTurnEnd) return;
+    this.atTurnEnd = true;
+    atEndOfTurn(this.turnEnded);
+  }
+
+  /** What waits goes out at the end of this turn of the loop instead of after the delay. */
   hurry(): void {
-    if (!this.round || this.immediate) return;
+    if (!this.round || this.atTurnEnd) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.immediate = setImmediate(this.flushNow);
+    this.flushAtTurnEnd();
   }
 
   /** Takes the waiting items out, for a caller that writes them itself (and settles them). */
@@ -83,8 +98,8 @@ export class TickBatch<T> {
     const taken = this.round;
     this.round = undefined;
     clearTimeout(this.timer);
-    clearImmediate(this.immediate);
-    this.timer = this.immediate = undefined;
+    this.timer = undefined;
+    this.atTurnEnd = false;
     return taken;
   }
 
