@@ -24,9 +24,11 @@ import {
   settleWithin,
   type RedisConnector,
 } from './connection.js';
-import { deliveryOf, type DeliveryOwner, type RedisDelivery } from './delivery.js';
+import { deliveryOf, handedOffDelivery, type RedisDelivery } from './delivery.js';
+import { Settlements } from './settlements.js';
 import { claim, forgetClaims, reclaim, type ClaimId, type Claimed } from './claim.js';
 import type { Taken } from './batch.js';
+import { HandOff, type HandOffOwner } from './handoff.js';
 import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
@@ -61,7 +63,7 @@ interface SentClaim {
 const CLOSE_GRACE_MS = 3000;
 
 /** A running Redis consumer. */
-export class RedisConsumer implements Consumer, DeliveryOwner {
+export class RedisConsumer implements Consumer {
   private queueList: string[];
   private readonly slots: PrefetchSlots;
   private readonly client: Redis;
@@ -89,6 +91,10 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
   private claims = 0;
   /** A claim that failed without an answer: it may have run (see recoverLostClaim()). */
   private unsure: { who: ClaimId; keys: ConsumeKey[] } | undefined;
+  /** BLMOVE hand-off of the next message while idle (handoff.ts); undefined when off. */
+  private readonly handOff: HandOff | undefined;
+  /** What settling a delivery does (its owner). */
+  private readonly settlements: Settlements;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -107,6 +113,11 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     );
     this.inFlight = new InFlight(this.client);
     this.wakeUp = new WakeUp(this.client, host.waker, host.settings.wakeMode, this.onError);
+    this.handOff =
+      host.settings.handOff && host.settings.wakeMode !== 'brpop'
+        ? new HandOff(host, this.consumerId, this.handOffOwner())
+        : undefined;
+    this.settlements = new Settlements(host, this.slots, this.handOff, () => this.nudge());
     this.client.on('ready', () => {
       this.wakeUp.forget();
       this.wake();
@@ -117,7 +128,9 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
     });
     this.refreshKeys();
     this.unlisten = host.waker.listen((keys) => {
-      if (keys === null || keys.some((k) => this.keySet.has(k))) this.wake();
+      // A push to the list a BLMOVE waits on is handed to it: no claim for that one.
+      const blocked = this.handOff?.blockedOn;
+      if (keys === null || keys.some((k) => k !== blocked && this.keySet.has(k))) this.wake();
     });
     this.loop = this.run();
   }
@@ -201,6 +214,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         await this.loop;
       }
       this.unlisten();
+      await this.handOff?.close(this.client);
       await this.wakeUp.returnPrePopped();
       if (!this.unsure && this.client.status === 'ready') {
         await forgetClaims(this.client, this.host.layout, this.consumerId).catch((err: unknown) =>
@@ -211,47 +225,6 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       this.host.consumerClosed(this);
     })();
     return this.closing;
-  }
-
-  // ---- DeliveryOwner --------------------------------------------------------------------
-
-  release(delivery: RedisDelivery): void {
-    if (this.slots.release(delivery)) this.nudge();
-  }
-
-  finish(delivery: RedisDelivery): void {
-    if (this.slots.finish(delivery)) this.nudge();
-  }
-
-  ack(delivery: RedisDelivery): Promise<void> {
-    return this.host.held.ack(delivery.deliveryTag, this.ackIsAwaited(delivery));
-  }
-
-  /**
-   * True when an ack must not wait for a claim to carry it: its task has not finished (an
-   * early ack: the task waits for it). The slot it frees (release(), before the ack) starts
-   * a claim only when there is something to claim; an idle consumer waits for a push.
-   */
-  private ackIsAwaited(delivery: RedisDelivery): boolean {
-    return !delivery.isFinished;
-  }
-
-  async reject(delivery: RedisDelivery, requeue: boolean): Promise<void> {
-    if (!requeue) return this.host.held.ack(delivery.deliveryTag, this.ackIsAwaited(delivery));
-    const put = { tag: delivery.deliveryTag, raw: delivery.raw, key: delivery.sourceKey };
-    await this.host.held.putBack([put], 'L', true);
-  }
-
-  async defer(delivery: RedisDelivery, dueAt: number): Promise<void> {
-    await this.host.held.defer(
-      { tag: delivery.deliveryTag, raw: delivery.raw, key: delivery.sourceKey },
-      dueAt,
-    );
-    this.host.schedulePromote(dueAt);
-  }
-
-  touch(delivery: RedisDelivery): Promise<void> {
-    return this.host.held.touch([delivery.deliveryTag]);
   }
 
   // ---- the loop -------------------------------------------------------------------------
@@ -319,6 +292,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
           // Sleep until a write to our keys; a freed slot alone changes nothing while the
           // queues are empty. A timeout is the safety re-check.
           while (!this.wakePending && this.running) {
+            this.handOff?.start();
             const woken = await this.pause(recheckMs);
             // Waiting for a write is a healthy cycle too: slots freed by finishing tasks wake
             // this pause again and again without a claim, which must not look like a stall.
@@ -457,7 +431,7 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
         .catch((err: unknown) => this.onError(toError(err)));
       return undefined;
     }
-    const { delivery, malformed } = deliveryOf(claimed, this);
+    const { delivery, malformed } = deliveryOf(claimed, this.settlements);
     if (malformed && !this.onMalformed) {
       void this.host.held.ack(claimed.tag);
       this.reportMalformed(malformed);
@@ -471,6 +445,30 @@ export class RedisConsumer implements Consumer, DeliveryOwner {
       this.onError(toError(err));
     }
     return undefined;
+  }
+
+  /** What the hand-off asks of its consumer (handoff.ts). */
+  private handOffOwner(): HandOffOwner {
+    return {
+      handOffKey: () =>
+        this.running &&
+        this.queueList.length === 1 &&
+        this.wakeUp.mode === 'tracking' &&
+        this.freeSlots() > 0
+          ? this.consumeKeys()[0]
+          : undefined,
+      adopt: (raw, source) => {
+        if (!this.running) return undefined; // the record brings it back to register()
+        const delivery = handedOffDelivery(raw, source, this.settlements);
+        if (!delivery || this.slots.holds(delivery.deliveryTag)) return undefined;
+        this.slots.hold(delivery);
+        return delivery;
+      },
+      dispatch: (delivery) => this.dispatch(delivery),
+      handOut: (claimed) => this.handOut(claimed),
+      wake: () => this.wake(),
+      onError: (error) => this.onError(error),
+    };
   }
 
   private dispatch(delivery: RedisDelivery): void {

@@ -8,6 +8,7 @@ import type { WireMessage } from '../../protocol/types.js';
 import { jsonLoads } from '../../serialization/json.js';
 import type { Delivery } from '../types.js';
 import type { Claimed } from './claim.js';
+import type { ConsumeKey } from './wakeup.js';
 
 /** What a delivery's settlement calls (its consumer). */
 export interface DeliveryOwner {
@@ -165,6 +166,40 @@ export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): ClaimedDeliv
       )
     : undefined;
   return { delivery, malformed };
+}
+
+/**
+ * The delivery of a message handed off by BLMOVE (handoff.ts), to run before its record in
+ * `unacked` is confirmed; undefined when it must wait for that record instead: not a usable
+ * envelope, no string delivery tag (the record names it), or redelivered (the record knows
+ * how often).
+ */
+export function handedOffDelivery(
+  raw: string,
+  source: ConsumeKey,
+  owner: DeliveryOwner,
+): RedisDelivery | undefined {
+  let decoded;
+  try {
+    decoded = decodeEnvelope(raw);
+  } catch {
+    return undefined;
+  }
+  if (decoded.missing || decoded.deliveryTag === undefined || decoded.redelivered) return undefined;
+  return new RedisDelivery(
+    {
+      message: decoded.message,
+      queue: source.queue,
+      deliveryTag: decoded.deliveryTag,
+      exchange: decoded.exchange,
+      routingKey: decoded.routingKey,
+      redelivered: false,
+      deliveryCount: 0,
+      raw,
+      sourceKey: source.key,
+    },
+    owner,
+  );
 }
 
 /** A list item that is not a kombu envelope: its text travels as the body. */

@@ -4,7 +4,9 @@
  * - restore pass (kombu's restore_visible, spec §b.5): under `unacked_mutex` (SET NX PX,
  *   released with redis-py's script), messages whose `unacked_index` score is older than the
  *   visibility timeout go back to the consuming end of their queue (RPUSH) with kombu's
- *   redelivered flags. Runs when the first consumer starts and every `restoreInterval`.
+ *   redelivered flags; so do the hand-off lists of consumers not seen for
+ *   `handOffStaleAfter` (handoff.ts). Runs when the first consumer starts and every
+ *   `restoreInterval`.
  * - touch: held deliveries get a fresh `unacked_index` score every `touchInterval`, so the
  *   restore passes of other workers (Python's included) leave a live worker's tasks alone.
  * - promoter: due deferred messages move from `celeriac.delayed` to their list, at the
@@ -20,6 +22,7 @@ import {
   parseUnreadableUnacked,
 } from '../../protocol/kombu-envelope.js';
 import { queuesFor } from './bindings.js';
+import { returnHandOffs } from './handoff.js';
 import { REDELIVERY_COUNT_TTL } from './held.js';
 import { KOMBU_DEADLETTER_QUEUE, type KeyLayout } from './keys.js';
 import type { RedisTransportSettings } from './options.js';
@@ -131,6 +134,13 @@ export class Maintenance {
         );
         if (tags.length < settings.unackedRestoreLimit) break;
       }
+      // Hand-off lists of consumers that went away (handoff.ts).
+      total += await returnHandOffs(
+        main,
+        layout,
+        undefined,
+        Date.now() / 1000 - settings.handOffStaleAfter,
+      );
     } finally {
       await RELEASE_MUTEX.run(main, [layout.unackedMutex], [token]);
     }

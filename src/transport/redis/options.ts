@@ -42,6 +42,13 @@ export interface RedisTransportSettings {
   wakeMode: WakeMode;
   /** An idle consumer re-checks its queues this often anyway (and counts as alive). */
   idleRecheckInterval: number;
+  /**
+   * An idle consumer of one queue blocks in BLMOVE and is handed its next message
+   * (handoff.ts); false: it is woken to claim it.
+   */
+  handOff: boolean;
+  /** A hand-off list not refreshed for this long belongs to a consumer that went away: restored. */
+  handOffStaleAfter: number;
   /** How often consumers look for due deferred messages that nobody scheduled locally. */
   delayedSweepInterval: number;
   /** `CLIENT SETNAME` prefix of our connections. */
@@ -52,6 +59,19 @@ export interface RedisTransportSettings {
 export function transportSettings(raw: Record<string, unknown>): RedisTransportSettings {
   const o = normalizeOptions(raw);
   const visibilityTimeout = seconds(o, 'visibilityTimeout', 3600);
+  const idleRecheckInterval = seconds(o, 'idleRecheckInterval', 10);
+  const handOffStaleAfter = seconds(o, 'handOffStaleAfter', Math.max(60, 3 * idleRecheckInterval));
+  if (handOffStaleAfter <= idleRecheckInterval) {
+    // A consumer blocked in BLMOVE refreshes its entry once per idleRecheckInterval: a
+    // shorter limit would restore the lists of live consumers.
+    throw new ConfigError(
+      `The Redis transport option handOffStaleAfter (${handOffStaleAfter} s) must be longer than idleRecheckInterval (${idleRecheckInterval} s)`,
+      {
+        setting: 'handOffStaleAfter',
+        hint: `e.g. { handOffStaleAfter: ${3 * idleRecheckInterval} }`,
+      },
+    );
+  }
   return {
     visibilityTimeout,
     unackedMutexExpire: seconds(o, 'unackedMutexExpire', 300),
@@ -73,7 +93,9 @@ export function transportSettings(raw: Record<string, unknown>): RedisTransportS
     claimBatch: integer(o, 'claimBatch', 500),
     ackDelay: seconds(o, 'ackDelay', 0.002, true),
     wakeMode: wakeMode(o['wakeMode']),
-    idleRecheckInterval: seconds(o, 'idleRecheckInterval', 10),
+    idleRecheckInterval,
+    handOff: bool(o, 'handOff', true),
+    handOffStaleAfter,
     delayedSweepInterval: seconds(o, 'delayedSweepInterval', 5),
     clientName: str(o, 'clientName', 'celeriac'),
   };
@@ -104,6 +126,18 @@ function integer(o: Record<string, unknown>, key: string, fallback: number): num
         setting: key,
         hint: `e.g. { ${key}: ${fallback} }`,
       },
+    );
+  }
+  return v;
+}
+
+function bool(o: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') {
+    throw new ConfigError(
+      `The Redis transport option ${key} must be true or false, not ${JSON.stringify(v)}`,
+      { setting: key, hint: `e.g. { ${key}: ${String(fallback)} }` },
     );
   }
   return v;

@@ -316,3 +316,40 @@ export const TRANSPORT_SCRIPTS: readonly LuaScript[] = [
   RESTORE,
   RELEASE_MUTEX,
 ];
+
+/**
+ * Moves hand-off lists (handoff.ts) back to their queues: each element from the list's tail to
+ * the queue's consuming end (LMOVE RIGHT RIGHT), and the list's registry entry goes.
+ * KEYS: the registry (sorted set of `[<list>, <queue key>]` JSON members, scored with their
+ * last refresh). ARGV: "lists" and the lists to return (a closing consumer's), or "stale" and
+ * a cutoff (epoch seconds): every entry scored before it (consumers that went away).
+ * Returns the number of messages moved.
+ */
+export const RETURN_HANDOFFS = new LuaScript(
+  'return_handoffs',
+  `
+local registry, mode = KEYS[1], ARGV[1]
+local members
+if mode == 'stale' then
+  members = redis.call('ZRANGEBYSCORE', registry, '-inf', '(' .. ARGV[2])
+else
+  members = redis.call('ZRANGE', registry, 0, -1)
+end
+local wanted = {}
+if mode == 'lists' then
+  for i = 2, #ARGV do wanted[ARGV[i]] = true end
+end
+local moved = 0
+for _, member in ipairs(members) do
+  local ok, m = pcall(cjson.decode, member)
+  local valid = ok and type(m) == 'table' and type(m[1]) == 'string' and type(m[2]) == 'string'
+  if valid and (mode == 'stale' or wanted[m[1]]) then
+    while redis.call('LMOVE', m[1], m[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+    redis.call('ZREM', registry, member)
+  elseif not valid and mode == 'stale' then
+    redis.call('ZREM', registry, member)
+  end
+end
+return moved
+`,
+);

@@ -24,6 +24,11 @@ export class PrefetchSlots {
     if (finishingLimit !== undefined) this.finishingLimit = Math.max(0, finishingLimit);
   }
 
+  /** True while a delivery with this tag is held. */
+  holds(tag: string): boolean {
+    return this.held.has(tag);
+  }
+
   hold(delivery: RedisDelivery): void {
     this.held.set(delivery.deliveryTag, delivery);
   }

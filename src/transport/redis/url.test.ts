@@ -134,6 +134,16 @@ void describe('transport options and key layout', () => {
     assert.deepEqual(t.prioritySteps, [0, 5]);
     assert.throws(() => transportSettings({ visibilityTimeout: -1 }), ConfigError);
     assert.throws(() => transportSettings({ wakeMode: 'poll' }), ConfigError);
+    // Hand-off: on unless told; its lists go stale after 3 idle re-checks, a minute at least.
+    assert.equal(transportSettings({}).handOff, true);
+    assert.equal(transportSettings({ hand_off: false }).handOff, false);
+    assert.throws(() => transportSettings({ handOff: 'yes' }), /must be true or false/);
+    assert.equal(transportSettings({}).handOffStaleAfter, 60);
+    assert.equal(transportSettings({ idleRecheckInterval: 30 }).handOffStaleAfter, 90);
+    assert.throws(
+      () => transportSettings({ handOffStaleAfter: 5, idleRecheckInterval: 10 }),
+      /must be longer than idleRecheckInterval/,
+    );
     // ackDelay: 2 ms unless told; 0 (no wait for a claim) is allowed, a negative one is not.
     assert.equal(transportSettings({}).ackDelay, 0.002);
     assert.equal(transportSettings({ ack_delay: 0 }).ackDelay, 0);
