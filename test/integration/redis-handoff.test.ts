@@ -24,6 +24,8 @@ after(async () => {
 });
 
 const REGISTRY = 'celeriac.handoffs';
+/** Hand-off is off by default (experimental). */
+const HAND_OFF = { handOff: true };
 
 async function until(
   check: () => boolean | Promise<boolean>,
@@ -57,7 +59,7 @@ function publish(t: RedisTransport, id: string, queue: string, priority?: number
 void describe('Redis hand-off', () => {
   void test('an idle consumer of one queue is handed its message by BLMOVE; it is recorded before it is settled, and the list is left empty', async () => {
     const queue = `ho.${Date.now()}`;
-    const t = createRedisTransport(server.url);
+    const t = createRedisTransport(server.url, HAND_OFF);
     await t.connect();
     const got: Delivery[] = [];
     // Settles at once, from inside onDelivery: before the record's reply can have arrived.
@@ -106,7 +108,7 @@ void describe('Redis hand-off', () => {
 
   void test('a priority message still wakes a consumer blocked on the plain list, and a consumer of two queues claims instead', async () => {
     const queue = `hop.${Date.now()}`;
-    const t = createRedisTransport(server.url);
+    const t = createRedisTransport(server.url, HAND_OFF);
     await t.connect();
     const got: string[] = [];
     const c = t.consume({
@@ -166,7 +168,7 @@ void describe('Redis hand-off', () => {
     await raw.zadd(REGISTRY, now - 3600, 'not json');
 
     // A consumer's transport runs a restore pass as it starts (and every restoreInterval).
-    const t = createRedisTransport(server.url);
+    const t = createRedisTransport(server.url, HAND_OFF);
     await t.connect();
     const got: string[] = [];
     const c = t.consume({
@@ -193,7 +195,7 @@ void describe('Redis hand-off', () => {
 
   void test('a consumer that closes with a message in its hand-off list puts it back at the front of the queue', async () => {
     const queue = `hoc.${Date.now()}`;
-    const t = createRedisTransport(server.url);
+    const t = createRedisTransport(server.url, HAND_OFF);
     await t.connect();
     const got: Delivery[] = [];
     const c = t.consume({ queues: [queue], prefetch: 4, onDelivery: (d) => got.push(d) });
@@ -203,7 +205,7 @@ void describe('Redis hand-off', () => {
     await publish(t, 'queued', queue);
     await until(() => got.length === 1, 'the first delivery');
     await got[0]!.ack();
-    const producer = createRedisTransport(server.url);
+    const producer = createRedisTransport(server.url, HAND_OFF);
     await producer.connect();
     await producer.publish(contractMessage('stranded'), {
       exchange: '',

@@ -457,6 +457,7 @@ export class RedisConsumer implements Consumer {
         this.freeSlots() > 0
           ? this.consumeKeys()[0]
           : undefined,
+      serves: (key) => this.keySet.has(key),
       adopt: (raw, source) => {
         if (!this.running) return undefined; // the record brings it back to register()
         const delivery = handedOffDelivery(raw, source, this.settlements);
@@ -490,5 +491,6 @@ export class RedisConsumer implements Consumer {
 
   private refreshKeys(): void {
     this.keySet = new Set(this.consumeKeys().map((k) => k.key));
+    this.handOff?.retarget(this.client);
   }
 }

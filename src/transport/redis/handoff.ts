@@ -38,6 +38,8 @@ const CLOSE_GRACE_MS = 3000;
 export interface HandOffOwner {
   /** The list to block on now, or undefined (no free slot, several queues, closing). */
   handOffKey(): ConsumeKey | undefined;
+  /** True while `key` is one of the consumer's lists (its queue may have been cancelled). */
+  serves(key: string): boolean;
   /** Holds a handed-off message, to run before it is recorded; undefined when it must wait for its record. */
   adopt(raw: string, source: ConsumeKey): RedisDelivery | undefined;
   dispatch(delivery: RedisDelivery): void;
@@ -69,6 +71,8 @@ export class HandOff {
   private running = true;
   private disabled = false;
   private records = 0;
+  /** The hand-off connection's CLIENT ID. */
+  private clientId: number | undefined;
   /** The handling of a handed-over message, from its BLMOVE reply to its record's reply. */
   private receiving: Promise<unknown> | undefined;
   /** A record sent whose reply was lost: it may have run (RECLAIM finds out). */
@@ -105,6 +109,16 @@ export class HandOff {
     return this.unrecorded.get(delivery.deliveryTag)?.done;
   }
 
+  /**
+   * The consumer's queues changed: a BLMOVE waiting on a list it should no longer wait on is
+   * ended now (CLIENT UNBLOCK, sent on `via`, the consumer's connection), not at its timeout.
+   */
+  retarget(via: Redis): void {
+    const blocked = this.blockedOn;
+    if (!blocked || this.clientId === undefined || this.owner.handOffKey()?.key === blocked) return;
+    via.call('CLIENT', 'UNBLOCK', String(this.clientId)).catch(() => undefined);
+  }
+
   /** Blocks for a message if the owner wants one and no BLMOVE is pending already. */
   start(): void {
     if (!this.running || this.disabled || this.loop) return;
@@ -122,10 +136,15 @@ export class HandOff {
         (err) => this.owner.onError(err),
       );
       // The record is queued behind a blocking BLMOVE: its EVALSHA must not need an EVAL.
-      client.on('ready', () => void ensureLoaded(client, [CLAIM, RECLAIM]).catch(() => undefined));
+      // The connection's id is what CLIENT UNBLOCK names (retarget()).
+      const prepare = async (): Promise<void> => {
+        await ensureLoaded(client, [CLAIM, RECLAIM]);
+        this.clientId = Number(await client.client('ID'));
+      };
+      client.on('ready', () => void prepare().catch(() => undefined));
       this.client = client;
       await this.host.connector.open(client);
-      await ensureLoaded(client, [CLAIM, RECLAIM]);
+      await prepare();
       return client;
     })().catch((err: unknown) => {
       this.opening = undefined;
@@ -218,6 +237,11 @@ export class HandOff {
     source: ConsumeKey,
   ): Promise<{ next: Promise<string | null> | undefined }> {
     if (this.unsure) await this.recoverLostRecord(client, source);
+    if (!this.owner.serves(source.key)) {
+      // Its queue was cancelled while the BLMOVE waited: back to the front of that queue.
+      while (await client.lmove(this.list, source.key, 'RIGHT', 'RIGHT'));
+      return { next: undefined };
+    }
     const early = this.owner.adopt(raw, source);
     if (early) {
       let resolve!: () => void;

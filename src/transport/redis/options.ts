@@ -44,7 +44,8 @@ export interface RedisTransportSettings {
   idleRecheckInterval: number;
   /**
    * An idle consumer of one queue blocks in BLMOVE and is handed its next message
-   * (handoff.ts); false: it is woken to claim it.
+   * (handoff.ts); false (the default): it is woken to claim it. Experimental: see DESIGN.md
+   * for what is not settled yet.
    */
   handOff: boolean;
   /** A hand-off list not refreshed for this long belongs to a consumer that went away: restored. */
@@ -94,7 +95,7 @@ export function transportSettings(raw: Record<string, unknown>): RedisTransportS
     ackDelay: seconds(o, 'ackDelay', 0.002, true),
     wakeMode: wakeMode(o['wakeMode']),
     idleRecheckInterval,
-    handOff: bool(o, 'handOff', true),
+    handOff: bool(o, 'handOff', false),
     handOffStaleAfter,
     delayedSweepInterval: seconds(o, 'delayedSweepInterval', 5),
     clientName: str(o, 'clientName', 'celeriac'),

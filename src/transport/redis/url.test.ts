@@ -134,9 +134,9 @@ void describe('transport options and key layout', () => {
     assert.deepEqual(t.prioritySteps, [0, 5]);
     assert.throws(() => transportSettings({ visibilityTimeout: -1 }), ConfigError);
     assert.throws(() => transportSettings({ wakeMode: 'poll' }), ConfigError);
-    // Hand-off: on unless told; its lists go stale after 3 idle re-checks, a minute at least.
-    assert.equal(transportSettings({}).handOff, true);
-    assert.equal(transportSettings({ hand_off: false }).handOff, false);
+    // Hand-off: off unless asked for; its lists go stale after 3 idle re-checks, a minute at least.
+    assert.equal(transportSettings({}).handOff, false);
+    assert.equal(transportSettings({ hand_off: true }).handOff, true);
     assert.throws(() => transportSettings({ handOff: 'yes' }), /must be true or false/);
     assert.equal(transportSettings({}).handOffStaleAfter, 60);
     assert.equal(transportSettings({ idleRecheckInterval: 30 }).handOffStaleAfter, 90);
