@@ -13,6 +13,7 @@ import { KeyLayout } from '../../src/transport/redis/keys.js';
 import { CLAIM } from '../../src/transport/redis/scripts.js';
 import type { Delivery } from '../../src/transport/types.js';
 import { startRedis, type RedisServer } from '../support/servers.js';
+import { until as pollUntil } from '../support/poll.js';
 
 let server: RedisServer;
 before(async () => {
@@ -22,18 +23,9 @@ after(() => server.stop());
 
 const idOf = (d: Delivery): string => String(d.message.headers['id']);
 
-/** Resolves when `check()` holds (polling every 10 ms), or fails after `ms`. */
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Waits every 10 ms, for 20,000 ms unless told. */
+const until = (check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> =>
+  pollUntil(check, what, ms, 10);
 
 void describe('Redis claims', () => {
   void test('two competing consumers: 5,000 messages, each delivered exactly once, none lost', async () => {

@@ -9,8 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { contractMessage } from '../../src/transport/transport.contract.js';
 import { createRedisTransport, type RedisTransport } from '../../src/transport/redis/index.js';
-import type { Delivery } from '../../src/transport/types.js';
+import type { Consumer, Delivery } from '../../src/transport/types.js';
 import { startRedis, type RedisServer } from '../support/servers.js';
+import { until } from '../support/poll.js';
 
 let server: RedisServer;
 let raw: Redis;
@@ -27,18 +28,6 @@ const REGISTRY = 'celeriac.handoffs';
 /** Hand-off is off by default (experimental). */
 const HAND_OFF = { handOff: true };
 
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The hand-off lists registered now, as [list, queue key]. */
 async function registered(): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
@@ -54,6 +43,18 @@ async function registered(): Promise<Array<[string, string]>> {
 
 function publish(t: RedisTransport, id: string, queue: string, priority?: number): Promise<void> {
   return t.publish(contractMessage(id), { exchange: '', routingKey: queue }, { priority });
+}
+
+/** Consumes `queues`, acking each delivery at once and noting its task id in `ids`. */
+function consumeAcking(t: RedisTransport, queues: string[], ids: string[]): Consumer {
+  return t.consume({
+    queues,
+    prefetch: 4,
+    onDelivery: (d) => {
+      ids.push(String(d.message.headers['id']));
+      void d.ack();
+    },
+  });
 }
 
 void describe('Redis hand-off', () => {
@@ -111,14 +112,7 @@ void describe('Redis hand-off', () => {
     const t = createRedisTransport(server.url, HAND_OFF);
     await t.connect();
     const got: string[] = [];
-    const c = t.consume({
-      queues: [queue],
-      prefetch: 4,
-      onDelivery: (d) => {
-        got.push(String(d.message.headers['id']));
-        void d.ack();
-      },
-    });
+    const c = consumeAcking(t, [queue], got);
     await until(async () => (await registered()).some(([, key]) => key === queue), 'a BLMOVE');
     await publish(t, 'urgent', queue, 9);
     await until(() => got.length === 1, 'the priority message');
@@ -128,14 +122,7 @@ void describe('Redis hand-off', () => {
 
     const other = `${queue}.b`;
     const before = await raw.zcard(REGISTRY);
-    const both = t.consume({
-      queues: [queue, other],
-      prefetch: 4,
-      onDelivery: (d) => {
-        got.push(String(d.message.headers['id']));
-        void d.ack();
-      },
-    });
+    const both = consumeAcking(t, [queue, other], got);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await raw.zcard(REGISTRY), before, 'no hand-off for two queues');
     await publish(t, 'b1', other);
@@ -171,14 +158,7 @@ void describe('Redis hand-off', () => {
     const t = createRedisTransport(server.url, HAND_OFF);
     await t.connect();
     const got: string[] = [];
-    const c = t.consume({
-      queues: [queue],
-      prefetch: 4,
-      onDelivery: (d) => {
-        got.push(String(d.message.headers['id']));
-        void d.ack();
-      },
-    });
+    const c = consumeAcking(t, [queue], got);
     await until(() => got.length === 1, 'the message of the dead consumer');
     assert.deepEqual(got, ['lost']);
     assert.equal(await raw.exists(dead), 0);

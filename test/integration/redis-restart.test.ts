@@ -12,18 +12,11 @@ import { contractMessage } from '../../src/transport/transport.contract.js';
 import { createRedisTransport } from '../../src/transport/redis/index.js';
 import type { Delivery } from '../../src/transport/types.js';
 import { startRedis } from '../support/servers.js';
+import { until as pollUntil } from '../support/poll.js';
 
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits every 20 ms, for 20,000 ms unless told. */
+const until = (check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> =>
+  pollUntil(check, what, ms, 20);
 
 void describe('Redis restarts', () => {
   void test('a consumer survives a redis-server restart and keeps consuming; queued messages and waiters survive', async () => {

@@ -10,6 +10,7 @@ import { Celery } from '../../src/index.js';
 import { EventReceiver } from '../../src/events/receiver.js';
 import type { CeleryEvent } from '../../src/protocol/event.js';
 import { ROOT, run, sandbox, startWorker, type WorkerProcess } from '../e2e/cli-helpers.js';
+import { until as pollUntil } from '../support/poll.js';
 
 const APP = resolve(ROOT, 'test/fixtures/apps/remote.ts');
 
@@ -18,18 +19,12 @@ export interface Broker {
   url(dir: string): Promise<string>;
 }
 
-/** Polls until `check` passes, failing after `ms`. */
-async function eventually(
+/** Polls every 50 ms, for 15,000 ms unless told. */
+const eventually = (
   check: () => boolean | Promise<boolean>,
   what: string,
   ms = 15_000,
-): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+): Promise<void> => pollUntil(check, what, ms, 50);
 
 /** Defines the suite for one broker. */
 export function remoteControlSuite(broker: Broker): void {

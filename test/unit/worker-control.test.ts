@@ -10,6 +10,7 @@ import { EventReceiver } from '../../src/events/receiver.js';
 import type { CeleryEvent } from '../../src/protocol/event.js';
 import { Logger } from '../../src/util/logger.js';
 import { loadFixture } from '../support/fixtures.js';
+import { until as pollUntil } from '../support/poll.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,18 +21,12 @@ function fixtureReply(name: string): unknown {
   return (replies[0]!['body_decoded'] as Json)['celery@specworker'];
 }
 
-/** Polls until `check` passes (no fixed sleeps: bounded by `ms`). */
-async function eventually(
+/** Polls every 10 ms, for 5000 ms unless told. */
+const eventually = (
   check: () => boolean | Promise<boolean>,
   what: string,
   ms = 5000,
-): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+): Promise<void> => pollUntil(check, what, ms, 10);
 
 void describe('worker remote control and events (memory transport)', () => {
   // One app: the memory result backend is not shared between apps.
