@@ -7,6 +7,7 @@
  * per task, and a promise each (with its reactions and, once AsyncLocalStorage is on, its
  * async hooks) cost more than the write itself.
  */
+import { atEndOfTurn } from '../../util/turn.js';
 
 /** Items taken out of a batch, with the settlement of the promise their callers hold. */
 export interface Taken<T> {
@@ -29,8 +30,6 @@ function newRound<T>(): Round<T> {
   });
   return { items: [], promise, resolve, reject };
 }
-
-import { atEndOfTurn } from '../../util/turn.js';
 
 /** Items added in the same turn of the event loop, flushed together. */
 export class TickBatch<T> {

@@ -115,6 +115,9 @@ export async function closeClient(client: Redis): Promise<void> {
   client.disconnect();
 }
 
+/** How long a closing transport, consumer or hand-off waits for work in flight before it gives up on it. */
+export const CLOSE_GRACE_MS = 3000;
+
 /**
  * Waits for `work` at most `ms` milliseconds (close() must not hang while Redis is away);
  * true when it settled in time. Its rejection is swallowed.

@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
 import type { ConsumeOptions, Consumer } from '../types.js';
 import {
+  CLOSE_GRACE_MS,
   closeClient,
   InFlight,
   quietErrors,
@@ -58,9 +59,6 @@ interface SentClaim {
   /** The message a BRPOP wake-up popped, which this claim records. */
   readonly prePopped: PrePopped | undefined;
 }
-
-/** How long close() waits for a claim in flight before it drops the connection. */
-const CLOSE_GRACE_MS = 3000;
 
 /** A running Redis consumer. */
 export class RedisConsumer implements Consumer {

@@ -119,7 +119,16 @@ const PREVIEW_CHARS = 200;
 
 /** The delivery of a claimed message; `malformed` says why it cannot be consumed, if it cannot. */
 export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): ClaimedDelivery {
-  const { source, raw, tag, count } = claimed;
+  return decodeDelivery(claimed, owner);
+}
+
+/** deliveryOf(), with the tag read from the envelope when `tag` is undefined. */
+function decodeDelivery(
+  claimed: Omit<Claimed, 'tag'> & { tag: string | undefined },
+  owner: DeliveryOwner,
+): ClaimedDelivery {
+  const { source, raw, count } = claimed;
+  const tag = claimed.tag ?? '';
   const queue = source?.queue ?? '';
   const sourceKey = source?.key ?? '';
   // Only an unreadable message needs these defaults.
@@ -148,7 +157,7 @@ export function deliveryOf(claimed: Claimed, owner: DeliveryOwner): ClaimedDeliv
     {
       message: decoded.message,
       queue: source?.queue ?? decoded.routingKey,
-      deliveryTag: tag,
+      deliveryTag: claimed.tag ?? decoded.deliveryTag ?? '',
       exchange: decoded.exchange,
       routingKey: decoded.routingKey,
       redelivered: decoded.redelivered,
@@ -179,27 +188,8 @@ export function handedOffDelivery(
   source: ConsumeKey,
   owner: DeliveryOwner,
 ): RedisDelivery | undefined {
-  let decoded;
-  try {
-    decoded = decodeEnvelope(raw);
-  } catch {
-    return undefined;
-  }
-  if (decoded.missing || decoded.deliveryTag === undefined || decoded.redelivered) return undefined;
-  return new RedisDelivery(
-    {
-      message: decoded.message,
-      queue: source.queue,
-      deliveryTag: decoded.deliveryTag,
-      exchange: decoded.exchange,
-      routingKey: decoded.routingKey,
-      redelivered: false,
-      deliveryCount: 0,
-      raw,
-      sourceKey: source.key,
-    },
-    owner,
-  );
+  const { delivery, malformed } = decodeDelivery({ source, raw, tag: undefined, count: 0 }, owner);
+  return malformed || !delivery.deliveryTag || delivery.redelivered ? undefined : delivery;
 }
 
 /** A list item that is not a kombu envelope: its text travels as the body. */

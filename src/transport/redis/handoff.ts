@@ -19,10 +19,11 @@
  * that refuses it turns hand-off off, once, with a message.
  */
 import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { toError } from '../../errors.js';
 import { claim, forgetClaims, reclaim, type ClaimId, type Claimed } from './claim.js';
-import { settleWithin, type RedisConnector } from './connection.js';
+import { CLOSE_GRACE_MS, settleWithin, type RedisConnector } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
 import type { HeldMessages } from './held.js';
 import type { KeyLayout } from './keys.js';
@@ -30,9 +31,6 @@ import { ensureLoaded } from './lua.js';
 import type { RedisTransportSettings } from './options.js';
 import { CLAIM, RECLAIM, RETURN_HANDOFFS } from './scripts.js';
 import type { ConsumeKey } from './wakeup.js';
-
-/** How long close() waits for a record in flight. */
-const CLOSE_GRACE_MS = 3000;
 
 /** What the hand-off needs from its consumer. */
 export interface HandOffOwner {
@@ -58,13 +56,15 @@ export interface HandOffHost {
   held: HeldMessages;
 }
 
-/** The registry of hand-off lists: member `[<list>, <queue key>]`, score the last BLMOVE (epoch s). */
-export function handOffRegistry(layout: KeyLayout): string {
+/** The registry of hand-off lists: member `[<list>, <queue key>]`, score its last refresh (epoch s). */
+function handOffRegistry(layout: KeyLayout): string {
   return `${layout.prefix}celeriac.handoffs`;
 }
 
 /** One consumer's hand-off. */
 export class HandOff {
+  /** The list a BLMOVE is blocked on now (its pushes are handed to it: no claim needed). */
+  blockedOn: string | undefined;
   private client: Redis | undefined;
   private opening: Promise<Redis> | undefined;
   private loop: Promise<void> | undefined;
@@ -91,14 +91,6 @@ export class HandOff {
   ) {
     this.list = `${host.layout.prefix}celeriac.handoff.${consumerId}`;
     this.recordId = `${consumerId}.handoff`;
-  }
-
-  /** The list a BLMOVE is blocked on now (its pushes are handed to it: no claim needed). */
-  blockedOn: string | undefined;
-
-  /** False once the server refused BLMOVE. */
-  get enabled(): boolean {
-    return !this.disabled;
   }
 
   /**
@@ -381,8 +373,4 @@ function isRefusal(err: unknown): boolean {
     err.name === 'ReplyError' &&
     /unknown command|ERR unknown|wrong number/i.test(err.message)
   );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

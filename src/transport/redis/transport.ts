@@ -20,7 +20,7 @@ import type {
   Transport,
   TransportCapabilities,
 } from '../types.js';
-import { closeClient, RedisConnector, settleWithin } from './connection.js';
+import { CLOSE_GRACE_MS, closeClient, RedisConnector, settleWithin } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { FanoutHub } from './fanout.js';
 import { HeldMessages } from './held.js';
@@ -30,9 +30,6 @@ import { transportSettings, type RedisTransportSettings } from './options.js';
 import { Publisher } from './publisher.js';
 import { parseRedisUrl } from './url.js';
 import { InvalidationWaker } from './waker.js';
-
-/** How long close() waits for writes in flight before it disconnects anyway. */
-const CLOSE_GRACE_MS = 3000;
 
 /** Options of {@link createRedisTransport}: Celery's broker_transport_options, camelCase or snake_case. */
 export type RedisTransportOptions = Record<string, unknown>;
